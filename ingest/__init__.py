@@ -1,0 +1,1 @@
+"""From bytes to the canonical invoice: detection, extraction, parsing, generation."""

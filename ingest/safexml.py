@@ -1,0 +1,166 @@
+"""The one place where untrusted XML is parsed.
+
+Entity resolution, DTD loading, network access and huge trees are off; any
+DOCTYPE, entity declaration or XInclude is refused before libxml2 sees it; size
+and depth are bounded. Every other module calls :func:`parse_xml` (a test greps
+the code base for stray ``etree.fromstring``/``etree.parse``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from schemas.errors import ErrorCode, TooLarge, UnsafeXml, XmlNotWellFormed
+
+#: Default bound on the size of one XML document (bytes).
+MAX_XML_BYTES = 20 * 1024 * 1024
+#: Default bound on element nesting; real invoices stay under 20.
+MAX_DEPTH = 64
+
+_XINCLUDE_NS = b"http://www.w3.org/2001/XInclude"
+_XSD_NS = "http://www.w3.org/2001/XMLSchema"
+_XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+_DOCTYPE = re.compile(rb"<!\s*DOCTYPE", re.IGNORECASE)
+_ENTITY = re.compile(rb"<!\s*ENTITY", re.IGNORECASE)
+_STYLESHEET_PI = re.compile(rb"<\?xml-stylesheet", re.IGNORECASE)
+_OUTWARD = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//|^\s*(?:file|https?|ftp|jar|php|data|gopher):", re.I)
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=False,
+        remove_pis=False,
+        collect_ids=False,
+        strip_cdata=False,
+    )
+
+
+def _decoded_prefix(data: bytes) -> bytes:
+    """The bytes to scan for forbidden declarations, transcoded to ASCII-ish when UTF-16."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) > 1 and data[1:2] == b"\x00") or data[:1] == b"\x00":
+        for enc in ("utf-16", "utf-16-le", "utf-16-be"):
+            try:
+                return data.decode(enc).encode("utf-8", "replace")
+            except UnicodeDecodeError:
+                continue
+    return data
+
+
+def check_declarations(data: bytes) -> None:
+    """Refuse DOCTYPE, ENTITY and XInclude before any parser sees the bytes."""
+    scan = _decoded_prefix(data)
+    if _ENTITY.search(scan):
+        raise UnsafeXml(
+            "the XML declares entities (<!ENTITY>); entity declarations are never processed",
+            code=ErrorCode.XML_UNSAFE_ENTITY,
+        )
+    if _DOCTYPE.search(scan):
+        raise UnsafeXml(
+            "the XML has a document type declaration (<!DOCTYPE>); DTDs are never loaded",
+            code=ErrorCode.XML_UNSAFE_DTD,
+        )
+    if _XINCLUDE_NS in scan:
+        raise UnsafeXml(
+            "the XML uses XInclude; included documents are never fetched",
+            code=ErrorCode.XML_UNSAFE_XINCLUDE,
+        )
+    if _STYLESHEET_PI.search(scan):
+        raise UnsafeXml(
+            "the XML carries an xml-stylesheet instruction; it is never followed",
+            code=ErrorCode.XML_UNSAFE_SCHEMA_LOCATION,
+        )
+
+
+def _check_schema_references(root: etree._Element) -> None:
+    """Refuse embedded schema imports and schema locations on inner elements.
+
+    The root element's ``xsi:schemaLocation`` is common in real invoices and is
+    harmless here because schemas are never loaded from the document; anything
+    else that points to another resource is refused.
+    """
+    for el in root.iter(f"{{{_XSD_NS}}}import", f"{{{_XSD_NS}}}include", f"{{{_XSD_NS}}}redefine"):
+        raise UnsafeXml(
+            "the XML embeds an XML Schema import/include; schemas are never loaded from documents",
+            code=ErrorCode.XML_UNSAFE_SCHEMA_LOCATION,
+            where=f"line {el.sourceline}",
+        )
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for attr in ("schemaLocation", "noNamespaceSchemaLocation"):
+            value = el.get(f"{{{_XSI_NS}}}{attr}")
+            if value is None:
+                continue
+            if el is not root or attr == "noNamespaceSchemaLocation":
+                parts = value.split()
+                if any(_OUTWARD.match(p) for p in parts):
+                    raise UnsafeXml(
+                        f"xsi:{attr} points outside the document ({value[:80]}); it is never followed",
+                        code=ErrorCode.XML_UNSAFE_SCHEMA_LOCATION,
+                        where=f"line {el.sourceline}",
+                    )
+
+
+def _depth(root: etree._Element, limit: int) -> None:
+    stack: list[tuple[etree._Element, int]] = [(root, 1)]
+    while stack:
+        el, d = stack.pop()
+        if d > limit:
+            raise XmlNotWellFormed(
+                f"the XML nests elements deeper than {limit} levels",
+                code=ErrorCode.XML_TOO_DEEP,
+                where=f"line {el.sourceline}",
+            )
+        stack.extend((child, d + 1) for child in el)
+
+
+def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES, max_depth: int = MAX_DEPTH) -> etree._Element:
+    """Parse untrusted XML bytes into an element tree, or raise ``InputRejected``.
+
+    >>> parse_xml(b"<a><b>1</b></a>").tag
+    'a'
+    """
+    if len(data) > max_bytes:
+        raise TooLarge(
+            f"the XML is {len(data)} bytes, over the limit of {max_bytes} bytes",
+            code=ErrorCode.XML_TOO_LARGE,
+        )
+    if not data.strip():
+        raise XmlNotWellFormed("the file is empty", code=ErrorCode.EMPTY_FILE)
+    check_declarations(data)
+    try:
+        root = etree.fromstring(data, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        msg = str(exc)
+        lowered = msg.lower()
+        code = ErrorCode.XML_NOT_WELL_FORMED
+        if "encoding" in lowered or "utf-8" in lowered or "input is not proper" in lowered or "char 0x" in lowered:
+            code = ErrorCode.XML_BAD_ENCODING
+        elif "depth" in lowered:
+            code = ErrorCode.XML_TOO_DEEP
+        elif "entity" in lowered:
+            code = ErrorCode.XML_UNSAFE_ENTITY
+            raise UnsafeXml(f"the XML is not acceptable: {msg}", code=code) from None
+        line = getattr(exc, "lineno", None)
+        raise XmlNotWellFormed(
+            f"the XML is not well-formed: {msg}", code=code, where=f"line {line}" if line else None
+        ) from None
+    except ValueError as exc:  # lxml raises ValueError for some encoding declarations
+        raise XmlNotWellFormed(f"the XML cannot be decoded: {exc}", code=ErrorCode.XML_BAD_ENCODING) from None
+    if root is None:
+        raise XmlNotWellFormed("the XML has no root element", code=ErrorCode.XML_NOT_WELL_FORMED)
+    _depth(root, max_depth)
+    _check_schema_references(root)
+    return root
+
+
+def local_name(el: etree._Element) -> str:
+    """An element's tag without its namespace."""
+    return etree.QName(el).localname

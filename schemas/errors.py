@@ -1,0 +1,115 @@
+"""One exception tree for the whole project.
+
+Every error carries a stable ``code`` (an :class:`ErrorCode`) that reports, the
+API and the notices sent to senders reuse, and a message a user can act on.
+Input problems derive from :class:`InputRejected`, which is also a
+``ValueError``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    """Stable codes for everything that can go wrong with a document."""
+
+    EMPTY_FILE = "EMPTY_FILE"
+    TOO_LARGE = "TOO_LARGE"
+    NOT_AN_INVOICE = "NOT_AN_INVOICE"
+    XML_NOT_WELL_FORMED = "XML_NOT_WELL_FORMED"
+    XML_UNSAFE_DTD = "XML_UNSAFE_DTD"
+    XML_UNSAFE_ENTITY = "XML_UNSAFE_ENTITY"
+    XML_UNSAFE_XINCLUDE = "XML_UNSAFE_XINCLUDE"
+    XML_UNSAFE_SCHEMA_LOCATION = "XML_UNSAFE_SCHEMA_LOCATION"
+    XML_TOO_DEEP = "XML_TOO_DEEP"
+    XML_TOO_LARGE = "XML_TOO_LARGE"
+    XML_BAD_ENCODING = "XML_BAD_ENCODING"
+    XML_UNKNOWN_ROOT = "XML_UNKNOWN_ROOT"
+    PDF_MALFORMED = "PDF_MALFORMED"
+    PDF_ENCRYPTED = "PDF_ENCRYPTED"
+    PDF_TOO_COMPLEX = "PDF_TOO_COMPLEX"
+    PDF_BOMB = "PDF_BOMB"
+    PDF_RECURSIVE = "PDF_RECURSIVE"
+    PDF_NO_ATTACHMENT = "PDF_NO_ATTACHMENT"
+    PDF_UNEXPECTED_ATTACHMENT = "PDF_UNEXPECTED_ATTACHMENT"
+    PDF_SEVERAL_XML = "PDF_SEVERAL_XML"
+    PDF_ATTACHMENT_NOT_CII = "PDF_ATTACHMENT_NOT_CII"
+    PDF_WRONG_AFRELATIONSHIP = "PDF_WRONG_AFRELATIONSHIP"
+    PDF_PROFILE_MISMATCH = "PDF_PROFILE_MISMATCH"
+    ZIP_BOMB = "ZIP_BOMB"
+    PARSE_FAILED = "PARSE_FAILED"
+    RULESET_UNKNOWN = "RULESET_UNKNOWN"
+    RULE_ENGINE_FAILED = "RULE_ENGINE_FAILED"
+    USAGE = "USAGE"
+
+
+class EncaisseError(Exception):
+    """Root of every error the project raises on purpose."""
+
+    code: ErrorCode = ErrorCode.PARSE_FAILED
+
+    def __init__(
+        self, message: str, *, code: ErrorCode | None = None, where: str | None = None, **fields: Any
+    ) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.message = message
+        self.where = where
+        self.fields = fields
+
+    def __str__(self) -> str:
+        where = f" (at {self.where})" if self.where else ""
+        return f"[{self.code}] {self.message}{where}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Serialisable form for JSON output and reports."""
+        out: dict[str, Any] = {"code": str(self.code), "message": self.message}
+        if self.where:
+            out["where"] = self.where
+        out.update({k: v for k, v in self.fields.items() if v is not None})
+        return out
+
+
+class InputRejected(EncaisseError, ValueError):
+    """The input cannot be accepted as it is; the message says why and where."""
+
+    code = ErrorCode.NOT_AN_INVOICE
+
+
+class UnsafeXml(InputRejected):
+    """The XML uses a construct we never process (DTD, entities, XInclude...)."""
+
+    code = ErrorCode.XML_UNSAFE_DTD
+
+
+class XmlNotWellFormed(InputRejected):
+    """The bytes are not well-formed XML."""
+
+    code = ErrorCode.XML_NOT_WELL_FORMED
+
+
+class PdfRejected(InputRejected):
+    """The PDF is malformed, encrypted, too complex or a bomb."""
+
+    code = ErrorCode.PDF_MALFORMED
+
+
+class TooLarge(InputRejected):
+    """The input is larger than the configured bound."""
+
+    code = ErrorCode.TOO_LARGE
+
+
+class RuleEngineError(EncaisseError):
+    """A validation layer could not run: validation fails closed."""
+
+    code = ErrorCode.RULE_ENGINE_FAILED
+
+
+class UnknownRuleset(EncaisseError):
+    """The rule set asked for is not installed."""
+
+    code = ErrorCode.RULESET_UNKNOWN

@@ -1,0 +1,30 @@
+"""Settings, read once from ``ENCAISSE_*`` environment variables (and ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the application; see ``.env.example`` for each one."""
+
+    model_config = SettingsConfigDict(env_prefix="ENCAISSE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    rulesets_dir: Path | None = None
+    default_ruleset: str = "facturx-7.8"
+    french_rules: str = "auto"  # auto (seller's country), on, off
+    max_upload_bytes: int = 30 * 1024 * 1024
+    max_xml_bytes: int = 20 * 1024 * 1024
+    max_pdf_bytes: int = 30 * 1024 * 1024
+    max_pdf_objects: int = 200_000
+    max_stream_bytes: int = 64 * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Validation of an invoice in layers, reported in one ValidationReport."""
