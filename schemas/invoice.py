@@ -86,8 +86,47 @@ class Contact(_Model):
     email: str | None = term("BT-43")
 
 
+#: The buyer's (BG-7) term for each of the seller's (BG-4) party terms.
+BUYER_TERMS: dict[str, str] = {
+    "BG-4": "BG-7",
+    "BT-27": "BT-44",
+    "BT-28": "BT-45",
+    "BT-29": "BT-46",
+    "BT-30": "BT-47",
+    "BT-31": "BT-48",
+    "BT-34": "BT-49",
+    "BG-5": "BG-8",
+    "BG-6": "BG-9",
+    "BT-35": "BT-50",
+    "BT-36": "BT-51",
+    "BT-162": "BT-163",
+    "BT-37": "BT-52",
+    "BT-38": "BT-53",
+    "BT-39": "BT-54",
+    "BT-40": "BT-55",
+    "BT-41": "BT-56",
+    "BT-42": "BT-57",
+    "BT-43": "BT-58",
+}
+
+
 class Party(_Model):
-    """BG-4 Seller / BG-7 Buyer (term ids given are the seller's)."""
+    """BG-4 Seller / BG-7 Buyer.
+
+    The field metadata carries the seller's term ids; :meth:`term_for` gives the
+    buyer's (BT-44 for the name, BT-49 for the electronic address...).
+
+    >>> Party.term_for("electronic_address", buyer=True)
+    'BT-49'
+    """
+
+    @classmethod
+    def term_for(cls, field_name: str, *, buyer: bool = False) -> str | None:
+        """The term id of a party field for the seller, or for the buyer."""
+        seller_term = cls.term_of(field_name)
+        if seller_term is None or not buyer:
+            return seller_term
+        return BUYER_TERMS.get(seller_term)
 
     name: str | None = term("BT-27")
     trading_name: str | None = term("BT-28")
