@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ENCAISSE_", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("./var")
+    # PostgreSQL URL (postgresql://user@host/db, psycopg 3); unset: SQLite file data_dir/encaisse.db
+    database_url: str | None = None
     rulesets_dir: Path | None = None
     default_ruleset: str = "facturx-7.8"
     french_rules: str = "auto"  # auto (seller's country), on, off
@@ -22,6 +24,7 @@ class Settings(BaseSettings):
     max_pdf_bytes: int = 30 * 1024 * 1024
     max_pdf_objects: int = 200_000
     max_stream_bytes: int = 64 * 1024 * 1024
+    max_image_pixels: int = 100_000_000  # an image in a PDF larger than this (width × height) is a bomb
 
 
 @lru_cache(maxsize=1)
