@@ -278,7 +278,10 @@ def _detect_pdf(data: bytes, limits: PdfLimits, max_xml_bytes: int) -> Detection
             )
         others = f" (other attachments: {_names(atts)})" if atts else ""
         return Detection(
-            kind=DocumentKind.PLAIN_PDF, reason=f"no embedded XML{others}", xmp_profile=xmp_profile
+            kind=DocumentKind.PLAIN_PDF,
+            code=ErrorCode.PDF_NO_ATTACHMENT,
+            reason=f"the PDF carries no structured invoice data: no embedded XML{others}",
+            xmp_profile=xmp_profile,
         )
     candidates = named + stray
     chosen = candidates[0]

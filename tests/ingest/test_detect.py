@@ -100,7 +100,8 @@ def test_pdf_kinds(name: str, xml: bytes, kind: DocumentKind, syntax: Syntax) ->
 
 def test_plain_pdfs() -> None:
     det = detect(h.facturx_pdf([]))
-    assert det.kind is DocumentKind.PLAIN_PDF and det.reason == "no embedded XML" and det.code is None
+    assert det.kind is DocumentKind.PLAIN_PDF and det.code is ErrorCode.PDF_NO_ATTACHMENT
+    assert det.reason == "the PDF carries no structured invoice data: no embedded XML"
     det = detect(h.facturx_pdf([("photo.png", b"\x89PNG....", "Data")]))
     assert det.kind is DocumentKind.PLAIN_PDF and "photo.png" in (det.reason or "")
 
