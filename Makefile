@@ -1,0 +1,60 @@
+# Encaisse — two commands do all set-up on a fresh machine:
+#   make demo   creates .venv, installs, generates sample invoices and validates them
+#   make test   creates .venv, installs what the tests need, runs ruff, mypy and pytest
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= var/demo
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck system-deps venv clean bench
+
+# Debian packages the application needs at run time (weasyprint renders with Pango).
+system-deps:
+	@missing=""; \
+	ldconfig -p | grep -q libpango-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	ldconfig -p | grep -q libharfbuzz || missing="$$missing libharfbuzz0b"; \
+	fc-list 2>/dev/null | grep -qi dejavu || missing="$$missing fonts-dejavu-core fontconfig"; \
+	$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing with apt-get:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml | system-deps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+
+typecheck: $(STAMP)
+	$(BIN)/mypy .
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	rm -rf $(DEMO_DIR)
+	$(BIN)/encaisse sample --out $(DEMO_DIR) --count 24 --seed 1
+	@$(BIN)/encaisse validate $(DEMO_DIR); status=$$?; \
+	if [ $$status -gt 1 ]; then exit $$status; fi; \
+	echo; echo "The invalid ones carry deliberate defects (see $(DEMO_DIR)/manifest.json)."; \
+	echo "Try: $(BIN)/encaisse show $$(ls $(DEMO_DIR)/*.pdf | head -n 1)"
+
+bench: $(STAMP)
+	$(BIN)/python bench/validate.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
