@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +26,14 @@ class Settings(BaseSettings):
     max_pdf_objects: int = 200_000
     max_stream_bytes: int = 64 * 1024 * 1024
     max_image_pixels: int = 100_000_000  # an image in a PDF larger than this (width × height) is a bomb
+    # SMTP server for notices: smtp://user:pass@host:587?starttls=1 or smtps://host:465;
+    # unset: notices are written as .eml files to data_dir/outbox/
+    smtp_url: SecretStr | None = None
+    smtp_timeout: float = 30.0
+    mail_from: str = "Encaisse <factures@localhost>"
+    mail_reply_to: str | None = None
+    company_name: str = "Encaisse"
+    resubmit_url: str | None = None  # where suppliers send corrected invoices (portal upload page)
 
 
 @lru_cache(maxsize=1)
