@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from schemas.invoice import Identifier
+
 _DATE_102 = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:$|[T ]|Z|[+-]\d{2}:?\d{2}$)")
 
@@ -183,3 +185,26 @@ def squash(values: list[str], sep: str = "\n") -> str | None:
     """Join non-blank texts, None when there are none."""
     kept = [v for v in values if v]
     return sep.join(kept) if kept else None
+
+
+def identifier(
+    x: XPaths, el: etree._Element | None, expr: str, scheme_attr: str = "schemeID"
+) -> Identifier | None:
+    """The first identifier at ``expr`` with its scheme attribute, or None."""
+    node = x.first(el, expr)
+    value = text_of(node)
+    if value is None:
+        return None
+    return Identifier(value=value, scheme=attr(node, scheme_attr))
+
+
+def identifiers(
+    x: XPaths, el: etree._Element | None, expr: str, scheme_attr: str = "schemeID"
+) -> list[Identifier]:
+    """Every non-empty identifier at ``expr``, each with its scheme attribute."""
+    out = []
+    for node in x.nodes(el, expr):
+        value = text_of(node)
+        if value is not None:
+            out.append(Identifier(value=value, scheme=attr(node, scheme_attr)))
+    return out

@@ -17,7 +17,17 @@ from decimal import Decimal
 from lxml import etree
 from pydantic import ValidationError
 
-from ingest._xpath import XPaths, attr, base64_size, cii_date, squash, text_of, to_decimal
+from ingest._xpath import (
+    XPaths,
+    attr,
+    base64_size,
+    cii_date,
+    identifier,
+    identifiers,
+    squash,
+    text_of,
+    to_decimal,
+)
 from schemas.errors import ErrorCode, InputRejected
 from schemas.invoice import (
     Address,
@@ -75,27 +85,6 @@ D16B = XPaths(
 )
 
 
-def _ident(
-    x: XPaths, el: etree._Element | None, expr: str, scheme_attr: str = "schemeID"
-) -> Identifier | None:
-    node = x.first(el, expr)
-    value = text_of(node)
-    if value is None:
-        return None
-    return Identifier(value=value, scheme=attr(node, scheme_attr))
-
-
-def _idents(
-    x: XPaths, el: etree._Element | None, expr: str, scheme_attr: str = "schemeID"
-) -> list[Identifier]:
-    out = []
-    for node in x.nodes(el, expr):
-        value = text_of(node)
-        if value is not None:
-            out.append(Identifier(value=value, scheme=attr(node, scheme_attr)))
-    return out
-
-
 def _date(x: XPaths, el: etree._Element | None, expr: str) -> date | None:
     return cii_date(x.first(el, expr))
 
@@ -143,12 +132,12 @@ def _party(x: XPaths, el: etree._Element | None) -> Party:
     return Party(
         name=x.text(el, "ram:Name"),
         trading_name=x.text(el, "ram:SpecifiedLegalOrganization/ram:TradingBusinessName"),
-        identifiers=_idents(x, el, "ram:ID") + _idents(x, el, "ram:GlobalID"),
-        legal_registration=_ident(x, el, "ram:SpecifiedLegalOrganization/ram:ID"),
+        identifiers=identifiers(x, el, "ram:ID") + identifiers(x, el, "ram:GlobalID"),
+        legal_registration=identifier(x, el, "ram:SpecifiedLegalOrganization/ram:ID"),
         vat_id=_tax_registration(x, el, "VA"),
         tax_registration_id=_tax_registration(x, el, "FC"),
         legal_form=x.text(el, "ram:Description"),
-        electronic_address=_ident(x, el, "ram:URIUniversalCommunication/ram:URIID"),
+        electronic_address=identifier(x, el, "ram:URIUniversalCommunication/ram:URIID"),
         address=_address(x, el),
         contact=_contact(x, el),
     )
@@ -160,8 +149,8 @@ def _payee(x: XPaths, settlement: etree._Element | None) -> Payee | None:
         return None
     return Payee(
         name=x.text(el, "ram:Name"),
-        identifier=_ident(x, el, "ram:ID") or _ident(x, el, "ram:GlobalID"),
-        legal_registration=_ident(x, el, "ram:SpecifiedLegalOrganization/ram:ID"),
+        identifier=identifier(x, el, "ram:ID") or identifier(x, el, "ram:GlobalID"),
+        legal_registration=identifier(x, el, "ram:SpecifiedLegalOrganization/ram:ID"),
     )
 
 
@@ -180,7 +169,7 @@ def _delivery(x: XPaths, delivery: etree._Element | None) -> Delivery | None:
     ship_to = x.first(delivery, "ram:ShipToTradeParty")
     found = Delivery(
         party_name=x.text(ship_to, "ram:Name"),
-        location_id=_ident(x, ship_to, "ram:ID") or _ident(x, ship_to, "ram:GlobalID"),
+        location_id=identifier(x, ship_to, "ram:ID") or identifier(x, ship_to, "ram:GlobalID"),
         actual_delivery_date=_date(
             x, delivery, "ram:ActualDeliverySupplyChainEvent/ram:OccurrenceDateTime/udt:DateTimeString"
         ),
@@ -394,8 +383,10 @@ def _item(x: XPaths, product: etree._Element | None) -> Item:
         description=x.text(product, "ram:Description"),
         sellers_id=x.text(product, "ram:SellerAssignedID"),
         buyers_id=x.text(product, "ram:BuyerAssignedID"),
-        standard_id=_ident(x, product, "ram:GlobalID"),
-        classification_ids=_idents(x, product, "ram:DesignatedProductClassification/ram:ClassCode", "listID"),
+        standard_id=identifier(x, product, "ram:GlobalID"),
+        classification_ids=identifiers(
+            x, product, "ram:DesignatedProductClassification/ram:ClassCode", "listID"
+        ),
         origin_country=x.text(product, "ram:OriginTradeCountry/ram:ID"),
         attributes=attributes,
     )

@@ -15,7 +15,17 @@ from decimal import Decimal
 from lxml import etree
 from pydantic import ValidationError
 
-from ingest._xpath import XPaths, attr, base64_size, iso_date, squash, text_of, to_decimal
+from ingest._xpath import (
+    XPaths,
+    attr,
+    base64_size,
+    identifier,
+    identifiers,
+    iso_date,
+    squash,
+    text_of,
+    to_decimal,
+)
 from schemas.errors import ErrorCode, InputRejected
 from schemas.invoice import (
     Address,
@@ -25,7 +35,6 @@ from schemas.invoice import (
     CreditTransfer,
     Delivery,
     DirectDebit,
-    Identifier,
     Invoice,
     Item,
     ItemAttribute,
@@ -62,27 +71,6 @@ UBL_CREDIT_NOTE = XPaths(
 )
 
 _SUBJECT = re.compile(r"^#([A-Z]{3})#(.*)$", re.DOTALL)
-
-
-def _ident(
-    x: XPaths, el: etree._Element | None, expr: str, scheme_attr: str = "schemeID"
-) -> Identifier | None:
-    node = x.first(el, expr)
-    value = text_of(node)
-    if value is None:
-        return None
-    return Identifier(value=value, scheme=attr(node, scheme_attr))
-
-
-def _idents(
-    x: XPaths, el: etree._Element | None, expr: str, scheme_attr: str = "schemeID"
-) -> list[Identifier]:
-    out = []
-    for node in x.nodes(el, expr):
-        value = text_of(node)
-        if value is not None:
-            out.append(Identifier(value=value, scheme=attr(node, scheme_attr)))
-    return out
 
 
 def _date(x: XPaths, el: etree._Element | None, expr: str) -> date | None:
@@ -132,12 +120,14 @@ def _party(x: XPaths, el: etree._Element | None) -> Party:
     return Party(
         name=x.text(el, "cac:PartyLegalEntity/cbc:RegistrationName"),
         trading_name=x.text(el, "cac:PartyName/cbc:Name"),
-        identifiers=_idents(x, el, "cac:PartyIdentification/cbc:ID[not(normalize-space(@schemeID)='SEPA')]"),
-        legal_registration=_ident(x, el, "cac:PartyLegalEntity/cbc:CompanyID"),
+        identifiers=identifiers(
+            x, el, "cac:PartyIdentification/cbc:ID[not(normalize-space(@schemeID)='SEPA')]"
+        ),
+        legal_registration=identifier(x, el, "cac:PartyLegalEntity/cbc:CompanyID"),
         vat_id=_tax_id(x, el, vat=True),
         tax_registration_id=_tax_id(x, el, vat=False),
         legal_form=x.text(el, "cac:PartyLegalEntity/cbc:CompanyLegalForm"),
-        electronic_address=_ident(x, el, "cbc:EndpointID"),
+        electronic_address=identifier(x, el, "cbc:EndpointID"),
         address=_address(x, x.first(el, "cac:PostalAddress")),
         contact=_contact(x, el),
     )
@@ -149,8 +139,10 @@ def _payee(x: XPaths, root: etree._Element) -> Payee | None:
         return None
     return Payee(
         name=x.text(el, "cac:PartyName/cbc:Name"),
-        identifier=_ident(x, el, "cac:PartyIdentification/cbc:ID[not(normalize-space(@schemeID)='SEPA')]"),
-        legal_registration=_ident(x, el, "cac:PartyLegalEntity/cbc:CompanyID"),
+        identifier=identifier(
+            x, el, "cac:PartyIdentification/cbc:ID[not(normalize-space(@schemeID)='SEPA')]"
+        ),
+        legal_registration=identifier(x, el, "cac:PartyLegalEntity/cbc:CompanyID"),
     )
 
 
@@ -171,7 +163,7 @@ def _delivery(x: XPaths, root: etree._Element) -> Delivery | None:
         return None
     found = Delivery(
         party_name=x.text(el, "cac:DeliveryParty/cac:PartyName/cbc:Name"),
-        location_id=_ident(x, el, "cac:DeliveryLocation/cbc:ID"),
+        location_id=identifier(x, el, "cac:DeliveryLocation/cbc:ID"),
         actual_delivery_date=_date(x, el, "cbc:ActualDeliveryDate"),
         address=_address(x, x.first(el, "cac:DeliveryLocation/cac:Address")),
     )
@@ -338,8 +330,8 @@ def _item(x: XPaths, item: etree._Element | None) -> Item:
         description=x.text(item, "cbc:Description"),
         sellers_id=x.text(item, "cac:SellersItemIdentification/cbc:ID"),
         buyers_id=x.text(item, "cac:BuyersItemIdentification/cbc:ID"),
-        standard_id=_ident(x, item, "cac:StandardItemIdentification/cbc:ID"),
-        classification_ids=_idents(
+        standard_id=identifier(x, item, "cac:StandardItemIdentification/cbc:ID"),
+        classification_ids=identifiers(
             x, item, "cac:CommodityClassification/cbc:ItemClassificationCode", "listID"
         ),
         origin_country=x.text(item, "cac:OriginCountry/cbc:IdentificationCode"),
@@ -355,7 +347,7 @@ def _line(x: XPaths, el: etree._Element) -> Line:
     return Line(
         line_id=x.text(el, "cbc:ID"),
         note=squash(x.texts(el, "cbc:Note")),
-        object_id=_ident(x, el, "cac:DocumentReference/cbc:ID"),
+        object_id=identifier(x, el, "cac:DocumentReference/cbc:ID"),
         quantity=to_decimal(text_of(quantity)),
         unit_code=attr(quantity, "unitCode"),
         net_amount=x.decimal(el, "cbc:LineExtensionAmount"),
@@ -399,7 +391,7 @@ def _read(root: etree._Element, x: XPaths) -> Invoice:
         receiving_advice_reference=x.text(root, "cac:ReceiptDocumentReference/cbc:ID"),
         despatch_advice_reference=x.text(root, "cac:DespatchDocumentReference/cbc:ID"),
         tender_reference=x.text(root, "cac:OriginatorDocumentReference/cbc:ID"),
-        invoiced_object=_ident(x, object_ref, "cbc:ID"),
+        invoiced_object=identifier(x, object_ref, "cbc:ID"),
         buyer_accounting_reference=x.text(root, "cbc:AccountingCost"),
         payment_terms=squash(x.texts(root, "cac:PaymentTerms/cbc:Note")),
         notes=_notes(x, root),
