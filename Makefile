@@ -41,11 +41,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy .
 
 test: $(STAMP)
+	bash scripts/ensure-postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 demo: $(STAMP)
+	$(BIN)/encaisse db upgrade
 	rm -rf $(DEMO_DIR)
 	$(BIN)/encaisse sample --out $(DEMO_DIR) --count 24 --seed 1
 	@$(BIN)/encaisse validate $(DEMO_DIR); status=$$?; \

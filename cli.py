@@ -378,6 +378,27 @@ def sample(
     )
 
 
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the database migrations (SQLite under ENCAISSE_DATA_DIR, or ENCAISSE_DATABASE_URL)."""
+    from ledger.db import current_revision, database_url, upgrade
+
+    try:
+        upgrade(revision=revision)
+    except EncaisseError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=1) from None
+    url = database_url()
+    shown = url.split("@")[-1] if "@" in url else url
+    out.print(f"database {shown} at revision {current_revision()}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``encaisse`` console script."""
     try:
