@@ -60,16 +60,24 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def _french_option(fr: bool | None) -> bool | None:
-    return fr
-
-
 def _iter_reports(
-    files: Sequence[Path], *, ruleset: str | None, french: bool | None, workers: int
+    files: Sequence[Path],
+    *,
+    ruleset: str | None,
+    french: bool | None,
+    workers: int,
+    rules_file: Path | None,
 ) -> Iterator[tuple[Path, Any]]:
     from validation import iter_validate
 
-    for name, report in iter_validate(files, workers=workers, ruleset=ruleset, french=french):
+    customer_rules: list[Any] = []
+    if rules_file is not None:
+        from validation.customer_rules import rules_from_file
+
+        customer_rules = list(rules_from_file(rules_file).as_customer_rules())
+    for name, report in iter_validate(
+        files, workers=workers, ruleset=ruleset, french=french, customer_rules=customer_rules
+    ):
         yield Path(name), report
 
 
@@ -93,6 +101,10 @@ def validate(
         ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel worker processes.")] = 1,
+    rules: Annotated[
+        Path | None,
+        typer.Option("--rules", help="A YAML file of billing constraints (customer or supplier rules)."),
+    ] = None,
 ) -> None:
     """Validate invoices in every layer: safety, XSD, EN 16931 schematron, French rules.
 
@@ -103,7 +115,7 @@ def validate(
         raise _usage_error("no invoice files (.xml, .pdf) found in the paths given")
     results: list[tuple[Path, Any]] = []
     try:
-        reports = _iter_reports(files, ruleset=ruleset, french=_french_option(fr), workers=workers)
+        reports = _iter_reports(files, ruleset=ruleset, french=fr, workers=workers, rules_file=rules)
         if as_json:
             for path, report in reports:
                 results.append((path, report))
@@ -125,7 +137,7 @@ def validate(
                     progress.advance(task)
             _print_summary(results)
     except EncaisseError as exc:
-        if exc.code in (ErrorCode.RULESET_UNKNOWN, ErrorCode.USAGE):
+        if exc.code in (ErrorCode.RULESET_UNKNOWN, ErrorCode.USAGE, ErrorCode.CUSTOMER_RULES_INVALID):
             raise _usage_error(exc.message) from None
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None
@@ -376,6 +388,25 @@ def sample(
         f"({', '.join(f'{n} {f}' for f, n in sorted(formats.items()))}; {defects} with a known defect) "
         f"and {out_dir / 'manifest.json'}"
     )
+
+
+rules_app = typer.Typer(help="Billing constraints (rule sets).", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("check")
+def rules_check(
+    path: Annotated[Path, typer.Argument(help="A YAML rule-set file.")],
+) -> None:
+    """Check a rule-set file: every problem with the rule and field it concerns; exit 1 if any."""
+    from validation.customer_rules import check_rules_file
+
+    ruleset, problems = check_rules_file(path)
+    for problem in problems:
+        out.print(f"[red]{path}[/]: {problem}")
+    if ruleset is None or problems:
+        raise typer.Exit(code=1)
+    out.print(f"{path}: rule set {ruleset.name!r} ({ruleset.scope}), {len(ruleset.rules)} rule(s), all sound")
 
 
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)

@@ -123,3 +123,31 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_rules_check_and_validate_with_rules(tmp_path: Path) -> None:
+    example = ROOT / "examples" / "rules" / "customer-example.yaml"
+    ok = runner.invoke(app, ["rules", "check", str(example)])
+    assert ok.exit_code == 0, ok.output
+    assert "all sound" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nname: x\nscope: customer\nrules:\n  - id: a\n    kind: psychic\n")
+    refused = runner.invoke(app, ["rules", "check", str(bad)])
+    assert refused.exit_code == 1
+    assert "psychic" in refused.stdout
+    assert runner.invoke(app, ["validate", "--rules", str(bad), str(example)]).exit_code == 2
+
+
+def test_validate_with_rules_adds_the_customer_layer(samples: Path) -> None:
+    entry = next(e for e in _manifest(samples) if e["expected_valid"] and str(e["path"]).endswith(".xml"))
+    path = samples / Path(str(entry["path"])).name
+    rules = ROOT / "examples" / "rules" / "suppliers-default.yaml"
+    result = runner.invoke(app, ["validate", "--json", "--rules", str(rules), str(path)])
+    obj = json.loads(result.stdout)
+    layers = {layer["layer"]: layer["status"] for layer in obj["layers"]}
+    assert layers["customer"] in ("passed", "failed")
+    customer_fatal = [f["rule_id"] for f in obj["findings"] if f["layer"] == "customer"]
+    assert obj["valid"] is (
+        not customer_fatal
+        or all(f["severity"] != "fatal" for f in obj["findings"] if f["layer"] == "customer")
+    )
