@@ -21,7 +21,9 @@ def _models() -> list[type[BaseModel]]:
     return [
         obj
         for obj in vars(model).values()
-        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == model.__name__
+        if isinstance(obj, type)
+        and issubclass(obj, BaseModel)
+        and obj.__module__ == model.__name__
         and not obj.__name__.startswith("_")
     ]
 
@@ -53,10 +55,49 @@ def test_money_is_decimal_never_float() -> None:
 
 def test_issue_terms_are_all_present() -> None:
     wanted = {
-        "BT-1", "BT-2", "BT-3", "BT-5", "BT-9", "BT-10", "BT-12", "BT-13", "BT-20", "BT-22", "BT-21", "BT-23",
-        "BT-24", "BT-34", "BT-49", "BT-83", "BT-84", "BT-86", "BT-89", "BG-3", "BG-10", "BG-13", "BG-16",
-        "BG-20", "BG-23", "BG-24", "BG-25", "BT-106", "BT-107", "BT-108", "BT-109", "BT-110", "BT-111",
-        "BT-112", "BT-113", "BT-114", "BT-115", "BT-129", "BT-130", "BT-146", "BT-151", "BT-152", "BG-27",
+        "BT-1",
+        "BT-2",
+        "BT-3",
+        "BT-5",
+        "BT-9",
+        "BT-10",
+        "BT-12",
+        "BT-13",
+        "BT-20",
+        "BT-22",
+        "BT-21",
+        "BT-23",
+        "BT-24",
+        "BT-34",
+        "BT-49",
+        "BT-83",
+        "BT-84",
+        "BT-86",
+        "BT-89",
+        "BG-3",
+        "BG-10",
+        "BG-13",
+        "BG-16",
+        "BG-20",
+        "BG-23",
+        "BG-24",
+        "BG-25",
+        "BT-106",
+        "BT-107",
+        "BT-108",
+        "BT-109",
+        "BT-110",
+        "BT-111",
+        "BT-112",
+        "BT-113",
+        "BT-114",
+        "BT-115",
+        "BT-129",
+        "BT-130",
+        "BT-146",
+        "BT-151",
+        "BT-152",
+        "BG-27",
     }
     present: set[str] = set()
     for cls in _models():
