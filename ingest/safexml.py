@@ -46,7 +46,11 @@ def _parser() -> etree.XMLParser:
 
 def _decoded_prefix(data: bytes) -> bytes:
     """The bytes to scan for forbidden declarations, transcoded to ASCII-ish when UTF-16."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) > 1 and data[1:2] == b"\x00") or data[:1] == b"\x00":
+    if (
+        data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        or (len(data) > 1 and data[1:2] == b"\x00")
+        or data[:1] == b"\x00"
+    ):
         for enc in ("utf-16", "utf-16-le", "utf-16-be"):
             try:
                 return data.decode(enc).encode("utf-8", "replace")
@@ -143,7 +147,12 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES, max_depth: int = M
         msg = str(exc)
         lowered = msg.lower()
         code = ErrorCode.XML_NOT_WELL_FORMED
-        if "encoding" in lowered or "utf-8" in lowered or "input is not proper" in lowered or "char 0x" in lowered:
+        if (
+            "encoding" in lowered
+            or "utf-8" in lowered
+            or "input is not proper" in lowered
+            or "char 0x" in lowered
+        ):
             code = ErrorCode.XML_BAD_ENCODING
         elif "depth" in lowered:
             code = ErrorCode.XML_TOO_DEEP
