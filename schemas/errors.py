@@ -56,6 +56,28 @@ class ErrorCode(StrEnum):
     DB_MIGRATION_FAILED = "DB_MIGRATION_FAILED"
     SMTP_TRANSIENT = "SMTP_TRANSIENT"
     SMTP_PERMANENT = "SMTP_PERMANENT"
+    ARCHIVE_IO = "ARCHIVE_IO"
+    ARCHIVE_NOT_FOUND = "ARCHIVE_NOT_FOUND"
+    ARCHIVE_WRITE_ONCE = "ARCHIVE_WRITE_ONCE"
+    ARCHIVE_NOT_CANONICAL = "ARCHIVE_NOT_CANONICAL"
+    ARCHIVE_JOURNAL = "ARCHIVE_JOURNAL"
+    ARCHIVE_SEAL = "ARCHIVE_SEAL"
+    ARCHIVE_TIMESTAMP = "ARCHIVE_TIMESTAMP"
+    ARCHIVE_BUNDLE = "ARCHIVE_BUNDLE"
+    DOCUMENT_NOT_FOUND = "DOCUMENT_NOT_FOUND"
+    DB_NOT_MIGRATED = "DB_NOT_MIGRATED"
+    JOB_FAILED = "JOB_FAILED"
+
+
+#: Codes a sender of a document can be told about: what was wrong with the file
+#: itself. Every one has a plain-language explanation (validation/explanations.json);
+#: the other codes are operator, staff or transport errors.
+SENDER_FACING_CODES: frozenset[ErrorCode] = frozenset(
+    code
+    for code in ErrorCode
+    if code.startswith(("EMPTY_", "TOO_", "NOT_AN_", "XML_", "PDF_", "ZIP_"))
+    or code in ("PARSE_FAILED", "RULE_ENGINE_FAILED")
+)
 
 
 class EncaisseError(Exception):
