@@ -81,6 +81,13 @@ def profile_from_specification(spec: str | None) -> Profile | None:
     return None
 
 
+def _reason(exc: InputRejected) -> str:
+    """The rejection's message, with where it happened when the message does not say it already."""
+    if exc.where and exc.where not in exc.message:
+        return f"{exc.message} ({exc.where})"
+    return exc.message
+
+
 def _not_invoice(code: ErrorCode, reason: str, **extra: object) -> Detection:
     return Detection(kind=DocumentKind.NOT_INVOICE, code=code, reason=reason, **extra)  # type: ignore[arg-type]
 
@@ -124,7 +131,7 @@ def _detect_xml(data: bytes, max_bytes: int) -> Detection:
     try:
         root = parse_xml(data, max_bytes=max_bytes)
     except InputRejected as exc:
-        return _not_invoice(exc.code, str(exc))
+        return _not_invoice(exc.code, _reason(exc))
     info = _classify(root)
     if info.kind is None or info.syntax is None:
         return _not_invoice(
@@ -237,7 +244,7 @@ def _detect_pdf(data: bytes, limits: PdfLimits, max_xml_bytes: int) -> Detection
     try:
         contents: PdfContents = read_pdf(data, limits=limits)
     except InputRejected as exc:
-        return _not_invoice(exc.code, str(exc))
+        return _not_invoice(exc.code, _reason(exc))
     xmp: XmpInvoiceInfo | None = None
     findings: list[Finding] = []
     if contents.xmp:

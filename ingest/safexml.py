@@ -144,7 +144,7 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES, max_depth: int = M
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
-        msg = str(exc)
+        msg = exc.msg or str(exc)
         lowered = msg.lower()
         code = ErrorCode.XML_NOT_WELL_FORMED
         if (
