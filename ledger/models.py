@@ -52,6 +52,9 @@ PARTY_KINDS = ("customer", "supplier", "both")
 PARTY_PROFILES = ("key_account", "sme", "consumer", "public_body")
 CONTACT_ROLES = ("billing", "accounting", "purchasing", "collection", "legal", "other")
 ACTOR_KINDS = ("user", "system", "job", "platform")
+PROCESSING_STATES = ("received", "queued", "processing", "done", "failed")
+JOB_STATES = ("pending", "enqueued", "done", "failed")
+RULESET_SCOPES = ("suppliers", "customer")
 ROLES = ("admin", "receivables_manager", "collector", "litigation", "auditor", "customer", "supplier")
 PARTY_SCOPED_ROLES = ("customer", "supplier")
 
@@ -177,8 +180,10 @@ class Document(Base):
         CheckConstraint("hash_alg <> 'sha256' OR length(digest) = 64", name="digest_length"),
         CheckConstraint(_in("direction", DIRECTIONS), name="direction"),
         CheckConstraint("size_bytes >= 0", name="size_bytes"),
+        CheckConstraint(_in("processing_state", PROCESSING_STATES), name="processing_state"),
         Index(None, "status_code"),
         Index(None, "received_at"),
+        Index(None, "invoice_number"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -193,7 +198,16 @@ class Document(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     supplier_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
     customer_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
-    status_code: Mapped[str] = mapped_column(String(8))  # current lifecycle status, e.g. "203"
+    # current lifecycle status, e.g. "203"; NULL until the pipeline has decided (the
+    # first status depends on the checks: 501 and 213 may only come first), meanwhile
+    # processing_state says where the document is, so it is never without a status.
+    status_code: Mapped[str | None] = mapped_column(String(8))
+    processing_state: Mapped[str] = mapped_column(String(16), default="received")
+    last_error: Mapped[str | None] = mapped_column(Text)  # why processing failed, when it did
+    invoice_number: Mapped[str | None] = mapped_column(String(200))  # BT-1 as read, even if rejected
+    # what could be read of the invoice (number, dates, parties' ids), kept for every document,
+    # rejected ones included (only invoices past the conformity checks get an ``invoices`` row)
+    invoice_summary: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
 
     supplier: Mapped[Party | None] = relationship(foreign_keys=[supplier_party_id])
     customer: Mapped[Party | None] = relationship(foreign_keys=[customer_party_id])
@@ -305,6 +319,65 @@ class LifecycleEvent(Base):
     amount: Mapped[Decimal | None] = mapped_column(Money())  # 212: the amount cashed
 
     document: Mapped[Document] = relationship(back_populates="events")
+
+
+class Notice(Base):
+    """A rejection notice sent (or being sent) for one document and status: never two."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("document_id", "status_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    status_code: Mapped[str] = mapped_column(String(8))
+    message_id: Mapped[str] = mapped_column(String(300))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class JobOutbox(Base):
+    """A job to run after the transaction that wrote this row commits (the transactional outbox).
+
+    Written in the same transaction as the change it follows; enqueued (or run
+    inline) after commit; a reconciler re-enqueues rows still ``pending`` or
+    ``enqueued`` whose queue entry was lost.
+    """
+
+    __tablename__ = "job_outbox"
+    __table_args__ = (
+        CheckConstraint(_in("state", JOB_STATES), name="state"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index(None, "state"),
+        Index(None, "document_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    args: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StoredRuleSet(Base):
+    """A billing-constraint rule set, stored as its YAML text (``encaisse rules import``)."""
+
+    __tablename__ = "rule_sets"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        CheckConstraint(_in("scope", RULESET_SCOPES), name="scope"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(16))
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    yaml_text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class User(Base):

@@ -34,6 +34,18 @@ class Settings(BaseSettings):
     mail_reply_to: str | None = None
     company_name: str = "Encaisse"
     resubmit_url: str | None = None  # where suppliers send corrected invoices (portal upload page)
+    # Redis for the job queue (redis://host:6379/0); unset: jobs run inline in the caller's process
+    redis_url: SecretStr | None = None
+    queue_name: str = "encaisse"
+    job_timeout: int = 600  # seconds one job may run before RQ stops it
+    # what we accept from suppliers: a YAML rule set (encaisse rules check); a rule set of scope
+    # "suppliers" stored in the database (encaisse rules import) takes precedence
+    supplier_rules: Path | None = None
+    # archive: RFC 3161 time-stamping authority for seals (unset: seals are signed but not time-stamped)
+    tsa_url: str | None = None
+    tsa_timeout: float = 10.0
+    tsa_ca_file: Path | None = None  # PEM of the TSA's root certificate(s), copied into evidence bundles
+    archive_key_file: Path | None = None  # Ed25519 seal key; default data_dir/keys/archive-ed25519.pem
 
 
 @lru_cache(maxsize=1)

@@ -7,10 +7,13 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Column, MetaData, Table, create_engine, inspect, select, text
 from sqlalchemy.orm import Session
 
+from ledger import db
 from ledger.keys import seller_key
 from ledger.models import (
+    Base,
     CollectorAssignment,
     Document,
     Invoice,
@@ -140,3 +143,36 @@ def seed(session: Session) -> dict[str, Any]:
     session.add(CollectorAssignment(user_id=user.id, party_id=customer.id))
     session.commit()
     return {"digests": sorted(d.digest for d in docs)}
+
+
+def seed_at_revision(url: str) -> dict[str, Any]:
+    """:func:`seed` into a database at an older revision: only the columns it has are copied.
+
+    The seed is built with the current models in an in-memory SQLite database,
+    then copied table by table (ids kept, column types applied) into ``url``,
+    leaving out the columns later revisions added.
+    """
+    scratch = create_engine("sqlite://")
+    Base.metadata.create_all(scratch)
+    with Session(scratch) as s:
+        result = seed(s)
+    target = db.make_engine(url)
+    try:
+        present = inspect(target)
+        with scratch.connect() as src, target.begin() as dst:
+            for table in Base.metadata.sorted_tables:
+                if not present.has_table(table.name):
+                    continue
+                names = {c["name"] for c in present.get_columns(table.name)}
+                cols = [c for c in table.columns if c.name in names]
+                slim = Table(table.name, MetaData(), *(Column(c.name, c.type) for c in cols))
+                rows = [dict(r._mapping) for r in src.execute(select(*cols))]
+                if rows:
+                    dst.execute(slim.insert(), rows)
+                    if dst.dialect.name == "postgresql" and "id" in names:
+                        seq = f"pg_get_serial_sequence('{table.name}', 'id')"
+                        dst.execute(text(f"SELECT setval({seq}, max(id)) FROM {table.name}"))
+    finally:
+        target.dispose()
+        scratch.dispose()
+    return result

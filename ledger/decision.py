@@ -1,0 +1,134 @@
+"""From what the checks found to lifecycle statuses: the pipeline's decide step, a pure function.
+
+For an incoming supplier invoice (we are the buyer, and the platform that receives it):
+
+============================================  =================================================
+what the checks found                          statuses set, in order (reasons on the last one)
+============================================  =================================================
+no readable structured invoice (empty file,    501 Irrecevable with the matching ``IRR_*`` reason
+plain PDF, broken XML, unknown root...)        (:data:`IRRECEVABLE_REASONS`); no status before it
+fatal XSD / EN 16931 / BR-FR / container       213 Rejetée, ``REJ_SEMAN``
+finding
+same seller and invoice number as an invoice   213 Rejetée, ``DOUBLON``
+already registered (different bytes)
+billing constraints failed (rule set)          202 Reçue, 203 Mise à disposition, then the rule's
+                                               210 Refusée or 208 Suspendue and its reasons
+everything passed                              202 Reçue, 203 Mise à disposition
+============================================  =================================================
+
+The first status is the decision itself and not 200 Déposée at receipt, because the
+state machine only lets 501 and 213 come first (XP Z12-012: an irrecevable or rejected
+deposit never was "déposée"); until the decision the document shows its
+``processing_state`` instead. An outgoing invoice (we are the seller) that passes
+gets 200 Déposée; it gets 501 or 213 like an incoming one otherwise, and no notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from schemas.errors import ErrorCode
+from schemas.findings import Finding, Layer, Severity
+from schemas.lifecycle import ReasonCode, Status
+
+#: The ``IRR_*`` reason for each reason a file cannot be read (501 Irrecevable).
+IRRECEVABLE_REASONS: dict[ErrorCode, ReasonCode] = {
+    ErrorCode.EMPTY_FILE: ReasonCode.IRR_VIDE_F,
+    ErrorCode.TOO_LARGE: ReasonCode.IRR_TAILLE_F,
+    ErrorCode.XML_TOO_LARGE: ReasonCode.IRR_TAILLE_F,
+    ErrorCode.NOT_AN_INVOICE: ReasonCode.IRR_TYPE_F,
+    ErrorCode.XML_UNKNOWN_ROOT: ReasonCode.IRR_TYPE_F,
+    ErrorCode.PDF_NO_ATTACHMENT: ReasonCode.IRR_TYPE_F,
+    ErrorCode.PDF_ENCRYPTED: ReasonCode.IRR_TYPE_F,
+    ErrorCode.PDF_ATTACHMENT_NOT_CII: ReasonCode.IRR_EXT_DOC,
+    ErrorCode.PDF_UNEXPECTED_ATTACHMENT: ReasonCode.IRR_EXT_DOC,
+    ErrorCode.PDF_SEVERAL_XML: ReasonCode.IRR_EXT_DOC,
+    ErrorCode.XML_NOT_WELL_FORMED: ReasonCode.IRR_SYNTAX,
+    ErrorCode.XML_BAD_ENCODING: ReasonCode.IRR_SYNTAX,
+    ErrorCode.XML_TOO_DEEP: ReasonCode.IRR_SYNTAX,
+    ErrorCode.XML_UNSAFE_DTD: ReasonCode.IRR_SYNTAX,
+    ErrorCode.XML_UNSAFE_ENTITY: ReasonCode.IRR_SYNTAX,
+    ErrorCode.XML_UNSAFE_XINCLUDE: ReasonCode.IRR_SYNTAX,
+    ErrorCode.XML_UNSAFE_SCHEMA_LOCATION: ReasonCode.IRR_SYNTAX,
+    ErrorCode.PDF_MALFORMED: ReasonCode.IRR_SYNTAX,
+    ErrorCode.PDF_TOO_COMPLEX: ReasonCode.IRR_SYNTAX,
+    ErrorCode.PDF_BOMB: ReasonCode.IRR_SYNTAX,
+    ErrorCode.PDF_RECURSIVE: ReasonCode.IRR_SYNTAX,
+    ErrorCode.ZIP_BOMB: ReasonCode.IRR_SYNTAX,
+    ErrorCode.PARSE_FAILED: ReasonCode.IRR_SYNTAX,
+}
+
+
+def irrecevable_reason(code: str | None) -> ReasonCode:
+    """The ``IRR_*`` reason for an input error code (``IRR_SYNTAX`` when the code says nothing better).
+
+    >>> [irrecevable_reason(c).value for c in ("EMPTY_FILE", "PDF_NO_ATTACHMENT", None)]
+    ['IRR_VIDE_F', 'IRR_TYPE_F', 'IRR_SYNTAX']
+    """
+    try:
+        return (
+            IRRECEVABLE_REASONS.get(ErrorCode(code), ReasonCode.IRR_SYNTAX) if code else ReasonCode.IRR_SYNTAX
+        )
+    except ValueError:
+        return ReasonCode.IRR_SYNTAX
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The statuses to set, in order; ``reasons`` and ``text`` go with the last one."""
+
+    statuses: tuple[Status, ...]
+    reasons: tuple[ReasonCode, ...] = ()
+    text: str | None = None
+    #: the invoice passed the conformity checks: it gets an ``invoices`` row
+    registers_invoice: bool = False
+
+    @property
+    def final(self) -> Status:
+        """The status the document ends in."""
+        return self.statuses[-1]
+
+
+def decide_statuses(
+    *,
+    direction: str,
+    error_code: str | None,
+    readable: bool,
+    findings: Sequence[Finding],
+    duplicate_of: str | None = None,
+    billing: tuple[Status, Sequence[ReasonCode]] | None = None,
+) -> Decision:
+    """Map what the checks found to the statuses to set (see the module's table).
+
+    ``readable``: a structured invoice was read into the model; ``error_code`` the
+    input error when it was not; ``duplicate_of`` describes the invoice already
+    registered with the same seller and number; ``billing`` is the outcome of the
+    rule set (``validation.customer_rules.decide``).
+
+    >>> decide_statuses(direction="incoming", error_code="EMPTY_FILE", readable=False, findings=[]).reasons
+    (<ReasonCode.IRR_VIDE_F: 'IRR_VIDE_F'>,)
+    >>> accepted = decide_statuses(direction="incoming", error_code=None, readable=True, findings=[])
+    >>> [s.value for s in accepted.statuses]
+    ['202', '203']
+    """
+    if not readable:
+        reason = irrecevable_reason(error_code)
+        return Decision((Status.IRRECEVABLE,), (reason,), text=f"input error {error_code or 'unknown'}")
+    fatal = sorted(
+        {f.rule_id for f in findings if f.severity is Severity.FATAL and f.layer is not Layer.CUSTOMER}
+    )
+    if fatal:
+        shown = ", ".join(fatal[:20]) + (" ..." if len(fatal) > 20 else "")
+        return Decision((Status.REJETEE,), (ReasonCode.REJ_SEMAN,), text=f"fatal rules: {shown}")
+    if duplicate_of is not None:
+        return Decision((Status.REJETEE,), (ReasonCode.DOUBLON,), text=f"duplicate of {duplicate_of}")
+    if direction == "outgoing":
+        return Decision((Status.DEPOSEE,), registers_invoice=True)
+    accepted = (Status.RECUE, Status.MISE_A_DISPOSITION)
+    if billing is not None:
+        status, reasons = billing
+        return Decision(
+            (*accepted, status), tuple(reasons), text="billing constraints", registers_invoice=True
+        )
+    return Decision(accepted, registers_invoice=True)
