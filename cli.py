@@ -22,7 +22,7 @@ from schemas.invoice import Invoice
 
 app = typer.Typer(
     name="encaisse",
-    help="Encaisse: read, validate and (later) collect e-invoices.",
+    help="Encaisse: read, validate, register and answer e-invoices, with proof of every step.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
