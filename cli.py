@@ -821,6 +821,20 @@ def rules_export(
         out_file.write_text(text, encoding="utf-8")
 
 
+@app.command("verify-bundle")
+def verify_bundle_cmd(
+    bundle: Annotated[Path, typer.Argument(help="An evidence bundle (.zip).")],
+) -> None:
+    """Verify an evidence bundle offline (no database, no configuration): exit 0 proven, 1 failed."""
+    from archive.bundle_verify import verify_bundle
+
+    if not bundle.is_file():
+        raise _usage_error(f"no such file: {bundle}")
+    result = verify_bundle(bundle)
+    out.print(result.report())
+    raise typer.Exit(code=0 if result.ok else 1)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``encaisse`` console script."""
     try:

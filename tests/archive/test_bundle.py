@@ -139,21 +139,27 @@ def test_bundle_verifies_and_says_what_it_proved(bundle: Path) -> None:
 def test_verify_bundle_in_a_fresh_process_without_database_or_configuration(
     bundle: Path, tmp_path: Path
 ) -> None:
+    """`encaisse verify-bundle` in a new process, in an empty folder, with no settings at all."""
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
-    code = (
-        "import sys; from archive.bundle_verify import verify_bundle; r = verify_bundle(sys.argv[1]); "
-        "print(r.proven); sys.exit(0 if r.ok else 1)"
-    )
+    command = [sys.executable, "-m", "cli", "verify-bundle"]
     out = subprocess.run(
-        [sys.executable, "-c", code, str(bundle)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        [*command, str(bundle)], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "original" in out.stdout
+    assert not list(tmp_path.glob("*.db")) and not (tmp_path / "var").exists()
+
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, data + b" " if info.filename == "validation-report.json" else data)
+    out = subprocess.run(
+        [*command, str(broken)], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "validation-report.json" in out.stdout
+    assert "Traceback" not in out.stdout + out.stderr
 
 
 def _tamper(data: bytes) -> bytes:
