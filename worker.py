@@ -583,10 +583,7 @@ class RQDispatcher:
                 log.warning("could not enqueue outbox row %s (%s): the reconciler will", outbox_id, exc)
         if done:
             with self.rt.sessions() as session, session.begin():
-                for outbox_id in done:
-                    row = outbox.get_job(session, outbox_id=outbox_id)
-                    if row is not None and row.state == "pending":
-                        outbox.mark(session, outbox_id=outbox_id, state="enqueued")
+                outbox.mark_enqueued(session, outbox_ids=done)
 
     def enqueue(self, outbox_id: int, name: str, kwargs: dict[str, Any]) -> None:
         """Enqueue one job under its outbox id (a failed or vanished earlier copy is replaced)."""

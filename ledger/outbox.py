@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledger.models import JobOutbox, utcnow
@@ -56,6 +56,24 @@ def mark(
         row.last_error = error[:4000]
     elif state == "done":
         row.last_error = None
+
+
+def mark_enqueued(session: Session, *, outbox_ids: list[int]) -> int:
+    """Move rows still ``pending`` to ``enqueued``, in one conditional update; how many moved.
+
+    Conditional on the row's current state in the database, not on a copy read
+    earlier: a worker may already have finished the job (``done``) between the
+    enqueue and this update, and that must not be overwritten.
+    """
+    if not outbox_ids:
+        return 0
+    result = session.execute(
+        update(JobOutbox)
+        .where(JobOutbox.id.in_(outbox_ids), JobOutbox.state == "pending")
+        .values(state="enqueued", updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def unfinished(
