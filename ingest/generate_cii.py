@@ -67,8 +67,32 @@ def fmt_decimal(value: Decimal) -> str:
     return "0" if text in {"-0", "-0.00"} else text
 
 
-class _Writer:
+class XmlWriter:
+    """Element helpers shared by the CII and UBL writers; ``namespaces`` maps prefixes to URIs."""
+
+    namespaces: dict[str, str] = {}
+
+    def el(self, parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+        """A child element ``prefix:local`` with its text and attributes."""
+        prefix, local = tag.split(":")
+        child = etree.SubElement(parent, f"{{{self.namespaces[prefix]}}}{local}")
+        if text is not None:
+            child.text = text
+        for key, value in attrs.items():
+            child.set(key, value)
+        return child
+
+    def opt(self, parent: etree._Element, tag: str, text: str | None, **attrs: str | None) -> None:
+        """The child only when there is a value; attributes without a value are left out."""
+        if text is None or text == "":
+            return
+        self.el(parent, tag, text, **{k: v for k, v in attrs.items() if v is not None})
+
+
+class _Writer(XmlWriter):
     """Builds the tree for one profile."""
+
+    namespaces = NSMAP
 
     def __init__(self, invoice: Invoice, profile: Profile) -> None:
         self.inv = invoice
@@ -79,21 +103,6 @@ class _Writer:
         return self.rank >= _RANK[profile]
 
     # -- low-level helpers -------------------------------------------------
-    @staticmethod
-    def el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-        prefix, local = tag.split(":")
-        child = etree.SubElement(parent, f"{{{NSMAP[prefix]}}}{local}")
-        if text is not None:
-            child.text = text
-        for key, value in attrs.items():
-            child.set(key, value)
-        return child
-
-    def opt(self, parent: etree._Element, tag: str, text: str | None, **attrs: str | None) -> None:
-        if text is None or text == "":
-            return
-        self.el(parent, tag, text, **{k: v for k, v in attrs.items() if v is not None})
-
     def amount(
         self, parent: etree._Element, name: str, value: Decimal | None, currency: str | None = None
     ) -> None:

@@ -18,7 +18,7 @@ from typing import Final
 
 from lxml import etree
 
-from ingest.generate_cii import fmt_decimal
+from ingest.generate_cii import XmlWriter, fmt_decimal
 from schemas.invoice import Address, AllowanceCharge, CreditTransfer, Identifier, Invoice, Line, Party
 
 INVOICE_NS: Final = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -28,26 +28,13 @@ CBC: Final = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents
 DEFAULT_CUSTOMIZATION: Final = "urn:cen.eu:en16931:2017"
 
 
-class _Writer:
+class _Writer(XmlWriter):
+    namespaces = {"cac": CAC, "cbc": CBC}
+
     def __init__(self, invoice: Invoice) -> None:
         self.inv = invoice
         self.credit = invoice.is_credit_note
         self.cur = invoice.currency or "EUR"
-
-    @staticmethod
-    def el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-        prefix, local = tag.split(":")
-        child = etree.SubElement(parent, f"{{{CAC if prefix == 'cac' else CBC}}}{local}")
-        if text is not None:
-            child.text = text
-        for key, value in attrs.items():
-            child.set(key, value)
-        return child
-
-    def opt(self, parent: etree._Element, tag: str, text: str | None, **attrs: str | None) -> None:
-        if text is None or text == "":
-            return
-        self.el(parent, tag, text, **{k: v for k, v in attrs.items() if v is not None})
 
     def amount(
         self, parent: etree._Element, name: str, value: Decimal | None, currency: str | None = None
