@@ -12,13 +12,17 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test lint typecheck system-deps venv clean bench
 
-# Debian packages the application needs at run time (weasyprint renders with Pango).
+# Debian packages the application and its tests need: Pango and fonts (weasyprint),
+# redis-server (the tests start their own), openssl (bundle verification). PostgreSQL:
+# scripts/ensure-postgres.sh.
 system-deps:
 	@missing=""; \
 	ldconfig -p | grep -q libpango-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
 	ldconfig -p | grep -q libharfbuzz || missing="$$missing libharfbuzz0b"; \
 	fc-list 2>/dev/null | grep -qi dejavu || missing="$$missing fonts-dejavu-core fontconfig"; \
 	$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing with apt-get:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
@@ -40,13 +44,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-test: $(STAMP)
+test: system-deps $(STAMP)
 	bash scripts/ensure-postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: system-deps $(STAMP)
 	$(BIN)/encaisse db upgrade
 	rm -rf $(DEMO_DIR)
 	$(BIN)/encaisse sample --out $(DEMO_DIR) --count 24 --seed 1
