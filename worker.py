@@ -549,6 +549,30 @@ class InlineDispatcher:
         return None
 
 
+#: How long a job may sit dequeued but not yet started before it counts as lost.
+DEQUEUE_GRACE_SECONDS = 10.0
+
+
+def _dequeued_and_lost(queue: Any, job: Any) -> bool:
+    """True for a job still marked queued that is no longer in its queue.
+
+    A worker killed between taking a job off the queue and marking it started
+    leaves it so (RELIABILITY 18): nobody will run it. A live worker passes
+    through that state in milliseconds, hence the grace period.
+    """
+    import datetime as dt
+
+    if queue.get_job_position(job.id) is not None:
+        return False
+    enqueued_at = job.enqueued_at
+    if enqueued_at is None:
+        return True
+    if enqueued_at.tzinfo is None:
+        enqueued_at = enqueued_at.replace(tzinfo=dt.UTC)
+    waited: float = (dt.datetime.now(dt.UTC) - enqueued_at).total_seconds()
+    return waited > DEQUEUE_GRACE_SECONDS
+
+
 def rq_job_id(outbox_id: int) -> str:
     """The RQ job id of an outbox row: the same row is never two live jobs.
 
@@ -596,7 +620,9 @@ class RQDispatcher:
         try:
             old = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
             status = old.get_status(refresh=True)
-            if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
+                return  # waiting for its time or its dependency: nothing to do
+            if status == JobStatus.QUEUED and not _dequeued_and_lost(self.queue, old):
                 return  # waiting for a worker: nothing to do
             if status == JobStatus.STARTED and lease_is_free(self.rt, outbox_id) is not True:
                 return  # running (or, on SQLite, RQ's own heartbeat will tell)

@@ -397,3 +397,59 @@ def test_hostile_inputs_through_the_pipeline_get_a_status_and_the_worker_survive
     assert not problems, "\n".join(problems)
     assert ledger.failed_jobs == 0
     assert pool.alive() == pool.procs, pool.logs()  # the worker survived every input
+
+
+# -- 18. A worker killed between dequeue and start ------------------------------------------------
+
+
+def test_a_job_taken_off_the_queue_by_a_worker_that_died_is_enqueued_again(
+    redis: RedisServer, pg_url: str, smtp: SmtpSink, tmp_path: Path
+) -> None:
+    """RELIABILITY 18, made deterministic: the job is popped as a dying worker would pop it.
+
+    RQ then still marks it queued, but no queue holds it: only the reconciler can see
+    it is lost, and it must enqueue it again, and only it.
+    """
+    import datetime as dt
+
+    from redis import Redis
+    from rq import Queue
+    from rq.job import Job, JobStatus
+    from rq.serializers import JSONSerializer
+
+    files = xml_batch(tmp_path / "batch", 3, invalid_every=0)
+    supplier = add_supplier(pg_url)
+    env = app_env(data_dir=tmp_path / "var", database_url=pg_url, redis_url=redis.url, smtp_url=smtp.url)
+    args = ["ingest", "--json", "--direction", "incoming", "--supplier", str(supplier), *map(str, files)]
+    submitted = run_encaisse(args, env=env, cwd=tmp_path, timeout=120)
+    assert submitted.returncode in (0, 1), submitted.stderr[-3000:]
+
+    conn = Redis.from_url(redis.url)
+    queue = Queue("encaisse", connection=conn, serializer=JSONSerializer)
+    assert queue.count == 3
+    lost_id: Any = conn.lpop(queue.key)
+    assert isinstance(lost_id, bytes)
+    lost = Job.fetch(lost_id.decode(), connection=conn, serializer=JSONSerializer)
+    assert lost.get_status() == JobStatus.QUEUED and queue.count == 2
+    lost.enqueued_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    lost.save()
+
+    reconciled = run_encaisse(["jobs", "--reconcile"], env=env, cwd=tmp_path, timeout=60)
+    assert reconciled.returncode == 0, reconciled.stderr[-3000:]
+    assert queue.count == 3, "the lost job is back, the two waiting ones are not doubled"
+    assert queue.get_job_position(lost.id) is not None
+
+    worker = subprocess.run(
+        encaisse_command("worker", "--burst"),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    ledger = read_ledger(pg_url)
+    assert [d.status for d in ledger.documents] == ["203", "203", "203"]
+    assert all([code for code, _ in d.events] == ["202", "203"] for d in ledger.documents)
+    assert not ledger.unfinished_jobs and not ledger.failed_jobs
+    assert not smtp.messages
