@@ -7,8 +7,11 @@ what the checks found                          statuses set, in order (reasons o
 ============================================  =================================================
 no readable structured invoice (empty file,    501 Irrecevable with the matching ``IRR_*`` reason
 plain PDF, broken XML, unknown root...)        (:data:`IRRECEVABLE_REASONS`); no status before it
-fatal XSD / EN 16931 / BR-FR / container       213 Rejetée, ``REJ_SEMAN``
-finding
+fatal XSD / EN 16931 / BR-FR / container       213 Rejetée: ``MONTANTTOTAL_ERR`` when a document
+finding                                        total is wrong, ``CALCUL_ERR`` when a sum, VAT
+                                               amount or line calculation is wrong (see
+                                               :data:`PRECISE_REJECTION_REASONS`), and
+                                               ``REJ_SEMAN`` for every other fatal rule
 same seller and invoice number as an invoice   213 Rejetée, ``DOUBLON``
 already registered (different bytes)
 billing constraints failed (rule set)          202 Reçue, 203 Mise à disposition, then the rule's
@@ -25,6 +28,7 @@ gets 200 Déposée; it gets 501 or 213 like an incoming one otherwise, and no no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,6 +62,58 @@ IRRECEVABLE_REASONS: dict[ErrorCode, ReasonCode] = {
     ErrorCode.ZIP_BOMB: ReasonCode.IRR_SYNTAX,
     ErrorCode.PARSE_FAILED: ReasonCode.IRR_SYNTAX,
 }
+
+
+def _rules(text: str, reason: ReasonCode) -> dict[str, ReasonCode]:
+    return dict.fromkeys(text.split(), reason)
+
+
+#: Fatal rules whose failure has a more precise 213 reason than ``REJ_SEMAN``: the document
+#: totals (BR-CO-13 sum of line nets, BR-CO-15 total with VAT, BR-CO-16 amount due) give
+#: ``MONTANTTOTAL_ERR``; the other sums and the VAT breakdown calculations of each VAT
+#: category (BR-x-08 taxable amount, BR-x-09 VAT amount) give ``CALCUL_ERR``.
+PRECISE_REJECTION_REASONS: dict[str, ReasonCode] = {
+    **_rules("BR-CO-13 BR-CO-15 BR-CO-16", ReasonCode.MONTANTTOTAL_ERR),
+    **_rules(
+        "BR-CO-10 BR-CO-11 BR-CO-12 BR-CO-14 BR-CO-17 "
+        + " ".join(
+            f"BR-{cat}-{n:02d}"
+            for cat in ("S", "Z", "E", "AE", "K", "G", "IC", "IG", "IP", "O")
+            for n in (8, 9)
+        ),
+        ReasonCode.CALCUL_ERR,
+    ),
+}
+
+
+_FXEXT_VARIANT = re.compile(r"^BR-(?:FXEXT-)?([A-Z]+)-?(\d\d)[a-z]*$")
+
+
+def _base_rule(rule_id: str) -> str:
+    """The EN 16931 rule a Factur-X EXTENDED variant restates (``BR-FXEXT-S08b`` → ``BR-S-08``).
+
+    >>> [_base_rule(r) for r in ("BR-FXEXT-CO-15", "BR-FXEXT-S08b", "BR-FXEXT-Z-08rev", "BR-02")]
+    ['BR-CO-15', 'BR-S-08', 'BR-Z-08', 'BR-02']
+    """
+    match = _FXEXT_VARIANT.match(rule_id)
+    return f"BR-{match[1]}-{match[2]}" if match else rule_id
+
+
+def rejection_reasons(fatal_rule_ids: Sequence[str]) -> tuple[ReasonCode, ...]:
+    """The 213 reasons for a set of fatal rules: the precise ones, and ``REJ_SEMAN`` for the rest.
+
+    >>> [r.value for r in rejection_reasons(["BR-CO-15", "BR-S-08"])]
+    ['MONTANTTOTAL_ERR', 'CALCUL_ERR']
+    >>> [r.value for r in rejection_reasons(["BR-CO-15", "BR-02"])]
+    ['MONTANTTOTAL_ERR', 'REJ_SEMAN']
+    >>> [r.value for r in rejection_reasons(["BR-FXEXT-CO-10", "BR-FXEXT-CO-13"])]
+    ['MONTANTTOTAL_ERR', 'CALCUL_ERR']
+    >>> [r.value for r in rejection_reasons(["XSD"])]
+    ['REJ_SEMAN']
+    """
+    found = {PRECISE_REJECTION_REASONS.get(_base_rule(rule), ReasonCode.REJ_SEMAN) for rule in fatal_rule_ids}
+    order = (ReasonCode.MONTANTTOTAL_ERR, ReasonCode.CALCUL_ERR, ReasonCode.REJ_SEMAN)
+    return tuple(reason for reason in order if reason in found)
 
 
 def irrecevable_reason(code: str | None) -> ReasonCode:
@@ -120,7 +176,7 @@ def decide_statuses(
     )
     if fatal:
         shown = ", ".join(fatal[:20]) + (" ..." if len(fatal) > 20 else "")
-        return Decision((Status.REJETEE,), (ReasonCode.REJ_SEMAN,), text=f"fatal rules: {shown}")
+        return Decision((Status.REJETEE,), rejection_reasons(fatal), text=f"fatal rules: {shown}")
     if duplicate_of is not None:
         return Decision((Status.REJETEE,), (ReasonCode.DOUBLON,), text=f"duplicate of {duplicate_of}")
     if direction == "outgoing":

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from ingest.sample import SampleEntry
 from ledger import db
+from ledger.decision import rejection_reasons
 from ledger.models import Document, JobOutbox, LifecycleEvent, Notice, Party, PartyContact
 from schemas.errors import ErrorCode
 from schemas.lifecycle import Status
@@ -54,11 +55,12 @@ class Expected:
 
 
 def expected_outcome(entry: SampleEntry) -> Expected:
-    """Unreadable → 501 with its IRR_* reason; readable but invalid → 213 REJ_SEMAN; valid → 202, 203."""
+    """Unreadable → 501 with its IRR_* reason; invalid → 213 with the reasons of its rules; valid → 202, 203."""
     if entry.error_code is not None:
         return Expected("501", (IRR_REASONS[entry.error_code],), ("501",))
     if not entry.expected_valid:
-        return Expected("213", ("REJ_SEMAN",), ("213",), tuple(entry.fatal_rule_ids))
+        reasons = tuple(r.value for r in rejection_reasons(entry.fatal_rule_ids))
+        return Expected("213", reasons, ("213",), tuple(entry.fatal_rule_ids))
     return Expected("203", (), ("202", "203"))
 
 

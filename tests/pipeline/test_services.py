@@ -164,7 +164,8 @@ def test_decisions_for_readable_invoices() -> None:
         return [s.value for s in d.statuses], [r.value for r in d.reasons]
 
     assert run(findings=[]) == (["202", "203"], [])
-    assert run(findings=[_fatal("BR-CO-15")]) == (["213"], ["REJ_SEMAN"])
+    assert run(findings=[_fatal("BR-CO-15")]) == (["213"], ["MONTANTTOTAL_ERR"])
+    assert run(findings=[_fatal("BR-S-08"), _fatal("BR-02")]) == (["213"], ["CALCUL_ERR", "REJ_SEMAN"])
     assert run(findings=[_fatal("XSD", Layer.XSD)], duplicate_of="document 1") == (["213"], ["REJ_SEMAN"])
     assert run(findings=[], duplicate_of="document 1") == (["213"], ["DOUBLON"])
     refused = (Status.REFUSEE, [ReasonCode.CMD_ERR])
