@@ -60,21 +60,37 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+def _load_rules(spec: str) -> Any:
+    """The rule set ``--rules`` names: a YAML file, ``customer:ID`` or ``suppliers`` (stored ones)."""
+    from validation.customer_rules import load_ruleset, rules_from_file
+
+    if spec != "suppliers" and not spec.startswith("customer:"):
+        return rules_from_file(spec)
+    from ledger import services
+
+    with _pipeline().sessions() as session:
+        if spec == "suppliers":
+            text, what = services.get_ruleset_text(session, scope="suppliers"), "the suppliers"
+        else:
+            party = services.resolve_customer(session, ref=spec.partition(":")[2].strip())
+            text = services.customer_ruleset_text(session, party_id=party.id)
+            what = f"customer {party.id} ({party.name})"
+    if text is None:
+        raise _usage_error(f"no rule set is stored for {what}: import one with `encaisse rules import`")
+    return load_ruleset(text, source=spec)
+
+
 def _iter_reports(
     files: Sequence[Path],
     *,
     ruleset: str | None,
     french: bool | None,
     workers: int,
-    rules_file: Path | None,
+    rules: str | None,
 ) -> Iterator[tuple[Path, Any]]:
     from validation import iter_validate
 
-    customer_rules: list[Any] = []
-    if rules_file is not None:
-        from validation.customer_rules import rules_from_file
-
-        customer_rules = list(rules_from_file(rules_file).as_customer_rules())
+    customer_rules = list(_load_rules(rules).as_customer_rules()) if rules is not None else []
     for name, report in iter_validate(
         files, workers=workers, ruleset=ruleset, french=french, customer_rules=customer_rules
     ):
@@ -102,8 +118,12 @@ def validate(
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel worker processes.")] = 1,
     rules: Annotated[
-        Path | None,
-        typer.Option("--rules", help="A YAML file of billing constraints (customer or supplier rules)."),
+        str | None,
+        typer.Option(
+            "--rules",
+            help="Billing constraints too: a YAML rule-set file, customer:ID (the rule set stored "
+            "for that customer: id, SIREN or name) or suppliers (the stored suppliers' rule set).",
+        ),
     ] = None,
 ) -> None:
     """Validate invoices in every layer: safety, XSD, EN 16931 schematron, French rules.
@@ -115,7 +135,7 @@ def validate(
         raise _usage_error("no invoice files (.xml, .pdf) found in the paths given")
     results: list[tuple[Path, Any]] = []
     try:
-        reports = _iter_reports(files, ruleset=ruleset, french=fr, workers=workers, rules_file=rules)
+        reports = _iter_reports(files, ruleset=ruleset, french=fr, workers=workers, rules=rules)
         if as_json:
             for path, report in reports:
                 results.append((path, report))
@@ -783,8 +803,18 @@ def jobs_command(
 @rules_app.command("import")
 def rules_import(
     path: Annotated[Path, typer.Argument(help="A YAML rule-set file.")],
+    customer: Annotated[
+        str | None,
+        typer.Option(
+            "--customer", help="The customer (id, SIREN, SIRET or name); default: the file's party."
+        ),
+    ] = None,
 ) -> None:
-    """Check a rule set and store it in the database under its name (replacing one of that name)."""
+    """Check a rule set and store it in the database under its name (replacing one of that name).
+
+    A customer rule set is stored against its customer, found from ``--customer`` or the
+    file's ``party``; ``validate --rules customer:ID`` and outgoing invoices use it.
+    """
     from ledger import services
     from validation.customer_rules import check_rules_file
 
@@ -793,12 +823,28 @@ def rules_import(
         err.print(f"[red]{path}[/]: {problem}")
     if ruleset is None or problems:
         raise typer.Exit(code=1)
+    ref = customer or ruleset.party
+    if str(ruleset.scope) == "customer" and not ref:
+        raise _usage_error(f"{path}: a customer rule set needs `party:` in the file or --customer")
     rt = _pipeline()
     with rt.sessions() as session, session.begin():
+        try:
+            party = (
+                services.resolve_customer(session, ref=ref)
+                if str(ruleset.scope) == "customer" and ref
+                else None
+            )
+        except EncaisseError as exc:
+            raise _usage_error(f"{path}: {exc.message}") from None
         services.save_ruleset(
-            session, name=ruleset.name, scope=str(ruleset.scope), yaml_text=path.read_text(encoding="utf-8")
+            session,
+            name=ruleset.name,
+            scope=str(ruleset.scope),
+            yaml_text=path.read_text(encoding="utf-8"),
+            party_id=party.id if party else None,
         )
-    out.print(f"stored rule set {ruleset.name!r} ({ruleset.scope}, {len(ruleset.rules)} rule(s))")
+    whose = f" for customer {party.id} ({party.name})" if party else ""
+    out.print(f"stored rule set {ruleset.name!r} ({ruleset.scope}{whose}, {len(ruleset.rules)} rule(s))")
 
 
 @rules_app.command("export")

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -513,3 +513,31 @@ def get_ruleset_text(session: Session, *, name: str | None = None, scope: str | 
 def list_rulesets(session: Session) -> list[StoredRuleSet]:
     """Every stored rule set."""
     return list(session.scalars(select(StoredRuleSet).order_by(StoredRuleSet.name)))
+
+
+def customer_ruleset_text(session: Session, *, party_id: int) -> str | None:
+    """The YAML text of the rule set stored for customer ``party_id`` (what it requires of our invoices)."""
+    stmt = select(StoredRuleSet.yaml_text).where(
+        StoredRuleSet.scope == "customer", StoredRuleSet.party_id == party_id
+    )
+    return session.scalars(stmt.order_by(StoredRuleSet.id)).first()
+
+
+def resolve_customer(session: Session, *, ref: str) -> Party:
+    """The customer a rule set's ``party`` names: its id, SIREN, SIRET or exact name (case-insensitive).
+
+    Raises :class:`InputRejected` (``USAGE``) naming ``ref`` when no customer, or several, match.
+    """
+    customers = select(Party).where(Party.kind == "customer")
+    clauses = [Party.siren == ref, Party.siret == ref, func.lower(Party.name) == ref.lower()]
+    if ref.isdigit() and len(ref) < 9:
+        clauses.append(Party.id == int(ref))
+    found = list(session.scalars(customers.where(or_(*clauses))))
+    if len(found) != 1:
+        what = "no customer" if not found else f"{len(found)} customers"
+        raise InputRejected(
+            f"{what} match {ref!r} (give the customer's id, SIREN, SIRET or exact name)",
+            code=ErrorCode.USAGE,
+            where="party",
+        )
+    return found[0]
