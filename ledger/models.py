@@ -452,3 +452,8 @@ def _refuse_bulk_event_rewrites(state: ORMExecuteState) -> None:
     if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ is LifecycleEvent:
         verb = "updated" if state.is_update else "deleted"
         raise AppendOnlyViolation(f"lifecycle events cannot be {verb}: history is append-only")
+
+
+# The bank side of the ledger (statement lines, payments, match decisions) lives in its own
+# module; importing it here registers its tables on Base.metadata for Alembic and create_all.
+from ledger import bank as _bank  # noqa: E402,F401
