@@ -184,6 +184,8 @@ class Document(Base):
         Index(None, "status_code"),
         Index(None, "received_at"),
         Index(None, "invoice_number"),
+        Index(None, "customer_party_id"),  # the portal's scoping: a customer's, a collector's documents
+        Index(None, "supplier_party_id"),  # and a supplier's
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -390,6 +392,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-case
     name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(8))  # portal language (fr, en); None: the party's
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -456,4 +459,5 @@ def _refuse_bulk_event_rewrites(state: ORMExecuteState) -> None:
 
 # The bank side of the ledger (statement lines, payments, match decisions) lives in its own
 # module; importing it here registers its tables on Base.metadata for Alembic and create_all.
+from ledger import access as _access  # noqa: E402,F401  (portal: web sessions, login links, API tokens)
 from ledger import bank as _bank  # noqa: E402,F401

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +47,21 @@ class Settings(BaseSettings):
     tsa_timeout: float = 10.0
     tsa_ca_file: Path | None = None  # PEM of the TSA's root certificate(s), copied into evidence bundles
     archive_key_file: Path | None = None  # Ed25519 seal key; default data_dir/keys/archive-ed25519.pem
+    # portal (encaisse serve)
+    environment: str = "development"  # development or production (production: /docs needs a login)
+    public_url: str = "http://localhost:8000"  # the portal's address, for links in e-mails
+    # dunning: a YAML file of scenarios overriding the defaults (examples/dunning/scenarios.yaml)
+    dunning_scenarios: Path | None = None
+    session_ttl_minutes: int = 480  # a signed-in session ends after this, whatever happens
+    login_link_ttl_minutes: int = 15  # an e-mailed login link works once, within this
+    login_failures_per_minute: int = 10  # per address: the next attempt within the minute gets 429
+    login_failures_per_minute_ip: int = 100  # per client IP, any addresses
+    max_request_bytes: int = 32 * 1024 * 1024  # larger request bodies are refused (413) before parsing
+    max_form_field_bytes: int = 64 * 1024  # a longer field in a form is refused (400)
+    # payment matching (encaisse bank match): confidence from which a match is applied without review,
+    # and the largest unexplained shortfall written off (rounding) or excess kept as a customer credit
+    match_auto_threshold: float = Field(default=0.9, ge=0, le=1)
+    match_writeoff_tolerance: Decimal = Field(default=Decimal("2.00"), ge=0)
 
 
 @lru_cache(maxsize=1)
