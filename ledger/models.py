@@ -461,3 +461,4 @@ def _refuse_bulk_event_rewrites(state: ORMExecuteState) -> None:
 # module; importing it here registers its tables on Base.metadata for Alembic and create_all.
 from ledger import access as _access  # noqa: E402,F401  (portal: web sessions, login links, API tokens)
 from ledger import bank as _bank  # noqa: E402,F401
+from ledger import collections as _collections  # noqa: E402,F401  (credit terms, disputes, promises, dunning)
