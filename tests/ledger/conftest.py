@@ -148,6 +148,10 @@ def _empty(eng: Engine) -> None:
     """Remove every row (Core statements: the ORM's append-only guard does not apply)."""
     tables = list(reversed(Base.metadata.sorted_tables))
     with eng.begin() as conn:
+        if eng.dialect.name == "postgresql":  # one TRUNCATE: far faster than DELETE after bulk loads
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            return
         for table in tables:
             conn.execute(table.delete())
 
