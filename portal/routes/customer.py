@@ -1,0 +1,101 @@
+"""The customer's pages: invoices (filters, sort), one invoice with its history and files, the statement.
+
+Payment, disputes and promises to pay come later (issue 5) as more routes here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from ingest.detect import detect
+from ledger import scoping
+from ledger.models import utcnow
+from portal import queries
+from portal.deps import Customer, Db, portal_state
+from portal.pages import render
+
+router = APIRouter(include_in_schema=False)
+
+StatusCode = Annotated[str | None, Query(pattern=r"^([0-9]{3})?$")]  # empty: any status (the form's "Any")
+SortKey = Annotated[str, Query(pattern=r"^-?(due_date|issue_date|number|amount_still_due)$")]
+MEDIA_TYPES = {"pdf": "application/pdf", "xml": "application/xml"}
+
+
+def file_name(number: str, kind: str) -> str:
+    """A safe download name for an invoice's file.
+
+    >>> file_name("F/2026 001", "pdf")
+    'F-2026-001.pdf'
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", number).strip("-.")[:80] or "invoice"
+    return f"{stem}.{kind}"
+
+
+@router.get("/invoices")
+def invoices(
+    request: Request,
+    db: Db,
+    auth: Customer,
+    status: StatusCode = None,
+    overdue: bool = False,
+    sort: SortKey = queries.DEFAULT_SORT,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    """The customer's invoices: number, dates, amounts, days late, status and reason."""
+    today = utcnow().date()
+    filters = queries.InvoiceFilter(status=status or None, overdue=overdue, sort=sort, page=page)
+    rows, total = queries.list_invoices(db, viewer=auth.viewer, filters=filters, today=today)
+    return render(
+        request,
+        "customer/invoices.html",
+        {
+            "rows": rows,
+            "total": total,
+            "filters": filters,
+            "page_size": queries.PAGE_SIZE,
+            "sorts": queries.SORTS,
+        },
+    )
+
+
+@router.get("/invoices/{invoice_id}")
+def invoice(request: Request, db: Db, auth: Customer, invoice_id: int) -> Response:
+    """One invoice: its terms, what is still due, its lifecycle history and its files."""
+    found = scoping.get_invoice(db, viewer=auth.viewer, invoice_id=invoice_id)
+    row = queries.invoice_row(db, invoice=found, today=utcnow().date())
+    history = queries.document_history(db, document=found.document)
+    return render(
+        request,
+        "customer/invoice.html",
+        {"invoice": found, "row": row, "history": history, "downloads": queries.downloads(found.document)},
+    )
+
+
+@router.get("/invoices/{invoice_id}/download/{kind}")
+def download(
+    request: Request, db: Db, auth: Customer, invoice_id: int, kind: Literal["pdf", "xml"]
+) -> Response:
+    """The invoice's PDF or XML, from the archive (the XML of a Factur-X PDF is the one it embeds)."""
+    found = scoping.get_invoice(db, viewer=auth.viewer, invoice_id=invoice_id)
+    document = found.document
+    if kind not in queries.downloads(document):
+        raise scoping.NotFound("no such file", where="kind")
+    data = portal_state(request).store.get(document.digest)
+    if kind == "xml" and document.format not in queries.XML_KINDS:
+        xml = detect(data).xml
+        if xml is None:
+            raise scoping.NotFound("no such file", where="kind")
+        data = xml
+    headers = {"content-disposition": f'attachment; filename="{file_name(found.number, kind)}"'}
+    return Response(data, media_type=MEDIA_TYPES[kind], headers=headers)
+
+
+@router.get("/statement")
+def statement(request: Request, db: Db, auth: Customer) -> Response:
+    """The statement of account: open invoices, overdue ones, credits, and the balance."""
+    result = queries.statement(db, viewer=auth.viewer, today=utcnow().date())
+    return render(request, "customer/statement.html", {"statement": result})
