@@ -12,16 +12,20 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test lint typecheck system-deps venv clean bench
 
-# Debian packages the application and its tests need: Pango and fonts (weasyprint),
-# redis-server (the tests start their own), openssl (bundle verification). PostgreSQL:
+# Debian packages the application and its tests need: Pango and fonts (weasyprint; with
+# libharfbuzz-subset0 it subsets fonts in C, else with fontTools, 4x slower per PDF),
+# redis-server (the tests start their own), openssl (bundle verification), chromium (the
+# portal's browser tests drive Debian's Chromium; no browser is downloaded). PostgreSQL:
 # scripts/ensure-postgres.sh.
 system-deps:
 	@missing=""; \
 	ldconfig -p | grep -q libpango-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
 	ldconfig -p | grep -q libharfbuzz || missing="$$missing libharfbuzz0b"; \
+	ldconfig -p | grep -q libharfbuzz-subset || missing="$$missing libharfbuzz-subset0"; \
 	fc-list 2>/dev/null | grep -qi dejavu || missing="$$missing fonts-dejavu-core fontconfig"; \
 	$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing with apt-get:$$missing"; \
