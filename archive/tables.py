@@ -4,8 +4,11 @@
 ``seq``, ``hash``, ``prev``, ``kind``, ``subject`` and ``at`` copied out of it for
 queries (the verifier checks the copies against the body). ``seals`` keeps each
 seal's canonical body, its Ed25519 signature and its RFC 3161 response.
-The Alembic revision ``0100`` creates them; ``ledger/migrations/env.py`` lists
-this metadata beside the ledger's so ``alembic check`` covers both.
+``legal_holds`` keeps each hold (set and release, with reasons, actors and the
+journal entries that record them); ``purges`` keeps each object a purge took out
+of the store (``started`` until the files are gone and the ``purged`` entry is
+written, then ``done``). The Alembic revisions ``0100`` and ``0101`` create them;
+``ledger/migrations/env.py`` lists this metadata beside the ledger's so ``alembic check`` covers both.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -65,4 +69,37 @@ seals = Table(
     Column("body", Text, nullable=False),
     Column("signature", LargeBinary, nullable=False),
     Column("timestamp_token", LargeBinary, nullable=True),
+)
+
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("set_by", String(200), nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+    Column("set_seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
+    Column("released_by", String(200), nullable=True),
+    Column("released_at", DateTime(timezone=True), nullable=True),
+    Column("release_reason", Text, nullable=True),
+    Column("released_seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=True),
+    Index("ix_legal_holds_subject", "subject"),
+)
+
+purges = Table(
+    "purges",
+    metadata,
+    Column("object_sha256", String(64), primary_key=True),
+    Column("subject", String(200), nullable=False),
+    Column("document_type", String(40), nullable=False),
+    Column("retention_until", Date, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column(
+        "started_seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("finished_seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=True),
 )
