@@ -49,6 +49,7 @@ class EntryKind(StrEnum):
     EVIDENCE_EXPORTED = "evidence_exported"
     LEGAL_HOLD_SET = "legal_hold_set"
     LEGAL_HOLD_RELEASED = "legal_hold_released"
+    PURGE_STARTED = "purge_started"
     PURGED = "purged"
     SEALED = "sealed"
 

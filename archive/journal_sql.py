@@ -14,10 +14,11 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from archive.canonical import GENESIS
+from archive.failpoints import failpoint
 from archive.journal import Entry, Event, JournalError, SealRecord, make_entry, parse_entry
 from archive.tables import journal_entries, journal_subjects, seals
 
@@ -38,7 +39,8 @@ class SqlJournal:
         return f"SqlJournal({self.engine.url.render_as_string(hide_password=True)!r})"
 
     @contextmanager
-    def _transaction(self, connection: Connection | Session | None) -> Iterator[Connection]:
+    def transaction(self, connection: Connection | Session | None = None) -> Iterator[Connection]:
+        """The caller's transaction (``connection`` given) or a new one committed on exit."""
         if connection is None:
             with self.engine.begin() as conn:
                 yield conn
@@ -48,7 +50,8 @@ class SqlJournal:
             yield connection
 
     @staticmethod
-    def _take_lock(conn: Connection) -> None:
+    def lock(conn: Connection) -> None:
+        """Take the journal's write lock until ``conn``'s transaction ends (appends, holds, purges)."""
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({JOURNAL_LOCK_ID})")
         else:
@@ -72,8 +75,8 @@ class SqlJournal:
         self, events: Iterable[Event], *, connection: Connection | Session | None = None
     ) -> list[Entry]:
         """Append events in order under one lock."""
-        with self._transaction(connection) as conn:
-            self._take_lock(conn)
+        with self.transaction(connection) as conn:
+            self.lock(conn)
             seq, prev = self._head_of(conn)
             out: list[Entry] = []
             for event in events:
@@ -101,7 +104,55 @@ class SqlJournal:
                     insert(journal_subjects),
                     [{"seq": e.seq, "subject": s[:200]} for e in out for s in sorted(e.subjects())],
                 )
+                failpoint("journal.appended")
             return out
+
+    def restore(
+        self, rows: Iterable[tuple[str, bytes]], *, connection: Connection | Session | None = None
+    ) -> int:
+        """Insert entries exactly as exported (``(hash, body)`` in order) into an empty journal.
+
+        The bodies are stored byte for byte (their hashes are not recomputed here:
+        the import verifies the chain before and after); returns how many.
+        """
+        count = 0
+        with self.transaction(connection) as conn:
+            self.lock(conn)
+            if self._head_of(conn)[0] != 0:
+                raise JournalError("the journal is not empty: import only into an empty instance")
+            batch: list[Entry] = []
+            for hash_, body in rows:
+                batch.append(parse_entry(body, hash_))
+                if len(batch) >= 5000:
+                    count += self._insert_raw(conn, batch)
+                    batch = []
+            count += self._insert_raw(conn, batch)
+        return count
+
+    @staticmethod
+    def _insert_raw(conn: Connection, entries: list[Entry]) -> int:
+        if not entries:
+            return 0
+        conn.execute(
+            insert(journal_entries),
+            [
+                {
+                    "seq": e.seq,
+                    "hash": e.hash,
+                    "prev": e.prev,
+                    "at": _parse_at(e.at),
+                    "kind": e.kind[:40],
+                    "subject": e.subject[:200],
+                    "body": e.body.decode("utf-8"),
+                }
+                for e in entries
+            ],
+        )
+        conn.execute(
+            insert(journal_subjects),
+            [{"seq": e.seq, "subject": s[:200]} for e in entries for s in sorted(e.subjects())],
+        )
+        return len(entries)
 
     def iter_rows(
         self, from_seq: int = 1, to_seq: int | None = None
@@ -124,6 +175,20 @@ class SqlJournal:
         """Entries in seq order."""
         for _, hash_, _, body in self.iter_rows(from_seq, to_seq):
             yield parse_entry(body, hash_)
+
+    def entries_naming_objects(self) -> Iterator[Entry]:
+        """Entries whose data lists ``objects``, and every ``received`` entry, in seq order (for fixity)."""
+        query = (
+            select(journal_entries.c.hash, journal_entries.c.body)
+            .where(or_(journal_entries.c.body.contains('"objects":['), journal_entries.c.kind == "received"))
+            .order_by(journal_entries.c.seq)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(stream_results=True, yield_per=5000).execute(query):
+                try:
+                    yield parse_entry(row.body.encode("utf-8"), row.hash)
+                except JournalError:
+                    continue  # the chain check names it
 
     def head(self) -> Entry | None:
         """The last entry."""
@@ -165,8 +230,8 @@ class SqlJournal:
     def add_seal(self, seal: SealRecord, *, connection: Connection | Session | None = None) -> None:
         """Store a seal; its number must follow the last one."""
         fields = seal.fields
-        with self._transaction(connection) as conn:
-            self._take_lock(conn)
+        with self.transaction(connection) as conn:
+            self.lock(conn)
             last = conn.execute(select(func.max(seals.c.number))).scalar()
             expected = int(last or 0) + 1
             if int(fields["number"]) != expected:

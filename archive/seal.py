@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from archive.canonical import GENESIS, canonical_json, sha256_hex, utc_text
+from archive.failpoints import failpoint
 from archive.journal import JournalBackend, JournalError, SealRecord
 from archive.merkle import merkle_root
 from archive.signing import key_id
@@ -105,5 +106,7 @@ def seal_period(
         signer_key_id=key_id(key),
     )
     record = make_seal(body, key=key, timestamper=timestamper)
+    failpoint("seal.signed")
     journal.add_seal(record)
+    failpoint("seal.stored")
     return record

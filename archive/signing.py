@@ -91,3 +91,28 @@ def signature_valid(public: Ed25519PublicKey, signature: bytes, data: bytes) -> 
     except InvalidSignature:
         return False
     return True
+
+
+def trusted_keys_dir(settings: Settings | None = None) -> Path:
+    """Where public keys of seals this instance accepts besides its own are kept (an imported archive's)."""
+    return default_key_path(settings).parent / "trusted"
+
+
+def verification_keys(settings: Settings | None = None) -> list[Ed25519PublicKey]:
+    """The operator's public key (the key is created on first use) and every trusted one."""
+    keys = [load_or_create_key(default_key_path(settings)).public_key()]
+    folder = trusted_keys_dir(settings)
+    if folder.is_dir():
+        keys += [load_public_pem(p.read_bytes()) for p in sorted(folder.glob("*.pem"))]
+    return keys
+
+
+def trust_public_key(pem: bytes, settings: Settings | None = None) -> Path:
+    """Accept seals signed by this public key from now on (``keys/trusted/<key id>.pem``)."""
+    key = load_public_pem(pem)
+    folder = trusted_keys_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"{key_id(key)}.pem"
+    if not path.exists():
+        path.write_bytes(public_pem(key))
+    return path

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from archive.failpoints import failpoint
 from schemas.errors import EncaisseError, ErrorCode
 from schemas.settings import Settings, get_settings
 
@@ -121,13 +122,17 @@ class DirectoryStore:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
                     handle.flush()
+                    failpoint("store.written")
                     os.fsync(handle.fileno())
+                failpoint("store.fsynced")
                 tmp.chmod(0o444)
                 try:
                     os.link(tmp, target)  # never replaces an existing file
                 except FileExistsError:
                     return digest  # a concurrent writer stored the same bytes
+                failpoint("store.linked")
                 _fsync_dir(folder)
+                failpoint("store.dir_fsynced")
             finally:
                 tmp.unlink(missing_ok=True)
         except OSError as exc:
@@ -154,7 +159,7 @@ class DirectoryStore:
         raise ArchiveWriteOnce(f"object {sha256} cannot be overwritten: the archive is write-once")
 
     def delete(self, sha256: str) -> None:
-        """Refused: objects are never deleted through the API (retention comes later)."""
+        """Refused: never deleted through the API (the journaled purge of :mod:`archive.purge` is the way)."""
         raise ArchiveWriteOnce(f"object {sha256} cannot be deleted: the archive is write-once")
 
 
