@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict, Field
 
 from archive.canonical import canonical_json, sha256_hex, utc_text
 from archive.journal import Entry, JournalBackend, SealRecord
 from archive.merkle import inclusion_proofs
+from archive.summary_pdf import SummaryWriter
 from schemas.errors import EncaisseError, ErrorCode
 
 BUNDLE_FORMAT = "encaisse-evidence/1"
@@ -101,19 +101,64 @@ def _seal_for(seq: int, seals: Sequence[SealRecord]) -> SealRecord | None:
     return None
 
 
-SUMMARY_TEMPLATE = Path(__file__).with_name("summary.html.jinja")
+_VIEW_KINDS = {"portal_viewed": "viewed", "downloaded": "downloaded"}
+
+
+def _when(value: dt.datetime | str) -> str:
+    """``2026-11-23 09:14:05``: an instant to the second, UTC (the entries keep the full precision)."""
+    text = utc_text(value) if isinstance(value, dt.datetime) else value
+    return text[:19].replace("T", " ")
 
 
 def render_summary(inp: BundleInput, entries: Sequence[Entry], exported: str) -> bytes:
-    """The readable PDF summary (WeasyPrint)."""
-    from weasyprint import HTML
+    """The readable PDF summary: the invoice, its statuses, notices, payments, portal views and entries.
 
-    env = Environment(autoescape=True)
-    html = env.from_string(SUMMARY_TEMPLATE.read_text(encoding="utf-8")).render(
-        inp=inp, entries=entries, exported=exported, t=utc_text
+    Portal views not handed in are read from the journal entries (``portal_viewed``,
+    ``downloaded``). Written directly as PDF (:mod:`archive.summary_pdf`) in milliseconds.
+    """
+    number = inp.invoice.get("number")
+    doc = SummaryWriter(f"Evidence summary{f' - invoice {number}' if number else ''}")
+    doc.heading(doc.title, 15)
+    doc.paragraph(f"Document SHA-256: {inp.document_sha256}")
+    doc.paragraph(
+        f"Exported {exported}. This summary is a reading aid; the proof is the files listed in "
+        "manifest-sha256.txt (see README.txt for how to check them with sha256sum and openssl)."
     )
-    pdf: bytes = HTML(string=html).write_pdf()
-    return pdf
+    doc.heading("Invoice")
+    doc.columns(("field", "value"), inp.invoice.items(), (24,))
+    doc.heading("Statuses")
+    doc.columns(
+        ("date (UTC)", "code", "status", "reason"),
+        ((_when(s.at), s.code, s.label, s.reason or "") for s in inp.statuses),
+        (22, 6, 26),
+    )
+    doc.heading("Notices sent")
+    doc.columns(
+        ("date (UTC)", "to", "subject"), ((_when(n.at), n.to, n.subject) for n in inp.notices), (22, 32)
+    )
+    doc.heading("Payments")
+    doc.columns(
+        ("date (UTC)", "amount", "method", "reference"),
+        ((_when(p.at), f"{p.amount} {p.currency}", p.method, p.reference) for p in inp.payments),
+        (22, 18, 14),
+    )
+    views = [(_when(v.at), v.who, v.action) for v in inp.portal_views] or [
+        (_when(e.at), str(e.fields.get("actor", "")), _VIEW_KINDS[e.kind])
+        for e in entries
+        if e.kind in _VIEW_KINDS
+    ]
+    doc.heading("Portal views and downloads")
+    doc.columns(("date (UTC)", "who", "action"), views, (22, 40))
+    doc.heading(f"Journal entries ({len(entries)})")
+    doc.columns(
+        ("seq", "at (UTC)", "kind", "actor", "entry hash"),
+        (
+            (str(e.seq), _when(e.at), e.kind, str(e.fields.get("actor", "")), e.hash[:16] + "...")
+            for e in entries
+        ),
+        (8, 22, 20, 28),
+    )
+    return doc.pdf()
 
 
 def bundle_files(
@@ -211,8 +256,11 @@ def write_bundle(files: dict[str, bytes], out: Path) -> Path:
             info.external_attr = 0o644 << 16
             archive.writestr(info, files[name])
     tmp = out.with_name(out.name + ".part")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(out)
+    try:
+        tmp.write_bytes(buffer.getvalue())
+        tmp.replace(out)
+    except OSError as exc:
+        raise BundleError(f"cannot write the bundle: {exc.strerror or exc}", where=str(out)) from exc
     return out
 
 

@@ -10,22 +10,30 @@ the entry before it). Evidence bundles are checked by :mod:`archive.bundle_verif
 
 from __future__ import annotations
 
-import binascii
 import os
 import re
-from binascii import unhexlify
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from hashlib import sha256
 from pathlib import Path
-from typing import NamedTuple, overload
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from archive.canonical import GENESIS, NotCanonical
-from archive.journal import EntryKind, FileJournal, JournalBackend, SealRecord
+from archive.fastchain import fast_file_chain, fast_sql_chain
+from archive.journal import (
+    Entry,
+    EntryKind,
+    FileJournal,
+    JournalBackend,
+    JournalError,
+    SealRecord,
+    parse_entry,
+)
+from archive.journal_sql import SqlJournal
 from archive.merkle import merkle_root, root_of_leaves
 from archive.signing import key_id, signature_valid
 from archive.timestamp import TimestampError, verify_timestamp
@@ -178,67 +186,6 @@ def verify_chain(records: Iterable[Record]) -> tuple[list[str], Problem | None]:
     return hashes, None
 
 
-class _HexView(Sequence[str]):
-    """Raw 32-byte digests seen as hex strings, converted only when read (saves a million allocations)."""
-
-    def __init__(self, digests: list[bytes]) -> None:
-        self._digests = digests
-
-    def __len__(self) -> int:
-        return len(self._digests)
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [d.hex() for d in self._digests[index]]
-        return self._digests[index].hex()
-
-
-def _fast_file_chain(journal: FileJournal) -> tuple[Sequence[str], list[bytes]] | None:
-    """Entry hashes and Merkle leaves when every line of a file journal is right; None at the first doubt.
-
-    One tight loop (the common case, an intact journal); any anomaly sends the
-    caller to :func:`verify_chain`, which finds and names the first bad entry.
-    """
-    digests: list[bytes] = []
-    leaves: list[bytes] = []
-    append, add_leaf, sha = digests.append, leaves.append, sha256
-    prev, expected = GENESIS.encode(), 1
-    try:
-        handle = journal.entries_path.open("rb")
-    except FileNotFoundError:
-        return _HexView(digests), leaves
-    with handle:
-        for line in handle:
-            body = line[65:-1]
-            try:
-                digest = unhexlify(line[:64])
-            except (ValueError, binascii.Error):
-                return None
-            if sha(body).digest() != digest or line[64:65] != b" " or line[-1:] != b"\n":
-                return None
-            # the last ',"prev":"' is the top-level key (see _fields); it must be followed by the
-            # previous entry's hash, then this entry's seq, then the subject
-            i = body.rfind(b',"prev":"')
-            seq = b'","seq":%d,"subject":"' % expected
-            if not (
-                body.startswith(b'{"actor":"')
-                and body.startswith(prev, i + 9)
-                and body.startswith(seq, i + 73)
-            ):
-                return None
-            append(digest)
-            add_leaf(sha(b"\x00" + digest).digest())
-            prev = line[:64]
-            expected += 1
-    return _HexView(digests), leaves
-
-
 def chain_hashes(journal: JournalBackend) -> tuple[Sequence[str], Problem | None]:
     """The verified entry hashes in order and the first bad entry (None when the chain holds)."""
     hashes, _, problem = verified_chain(journal)
@@ -247,10 +194,13 @@ def chain_hashes(journal: JournalBackend) -> tuple[Sequence[str], Problem | None
 
 def verified_chain(journal: JournalBackend) -> tuple[Sequence[str], list[bytes] | None, Problem | None]:
     """Like :func:`chain_hashes`, plus the Merkle leaves when the fast path computed them."""
+    fast = None
     if isinstance(journal, FileJournal):
-        fast = _fast_file_chain(journal)
-        if fast is not None:
-            return fast[0], fast[1], None
+        fast = fast_file_chain(journal)
+    elif isinstance(journal, SqlJournal):
+        fast = fast_sql_chain(journal)
+    if fast is not None:
+        return fast[0], fast[1], None
     hashes, problem = verify_chain(journal_records(journal))
     return hashes, None, problem
 
@@ -259,7 +209,7 @@ def verify_seals(
     seals: list[SealRecord],
     hashes: Sequence[str],
     *,
-    public_key: Ed25519PublicKey,
+    public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey],
     tsa_roots: list[x509.Certificate] | None = None,
     leaves: list[bytes] | None = None,
 ) -> list[Problem]:
@@ -267,11 +217,12 @@ def verify_seals(
 
     ``hashes`` are the verified entry hashes (a broken chain gives fewer: seals
     past the break are then reported as not matching); ``leaves``, when given,
-    are their Merkle leaf hashes computed on the way (saves a pass).
+    are their Merkle leaf hashes computed on the way (saves a pass). ``public_key``
+    may be several keys: the operator's and those it trusts (an imported archive's).
     """
+    keys = {key_id(k): k for k in ([public_key] if isinstance(public_key, Ed25519PublicKey) else public_key)}
     problems: list[Problem] = []
     prev_hash, next_from = GENESIS, 1
-    expected_key = key_id(public_key)
     for n, seal in enumerate(seals, start=1):
         where = f"seal {n}"
 
@@ -292,9 +243,10 @@ def verify_seals(
             bad(f"numbered {fields.get('number')} where {n} was expected")
         if fields.get("prev_seal") != prev_hash:
             bad("does not link to the seal before it")
-        if fields.get("key_id") != expected_key:
+        signer = keys.get(str(fields.get("key_id")))
+        if signer is None:
             bad("signed by another key than the operator's public key")
-        if not signature_valid(public_key, seal.signature, seal.body):
+        elif not signature_valid(signer, seal.signature, seal.body):
             bad("its Ed25519 signature does not verify")
         if seal.timestamp is not None:
             try:
@@ -307,13 +259,14 @@ def verify_seals(
         elif to_seq > len(hashes):
             bad(f"covers entries up to {to_seq} but only {len(hashes)} verify", ProblemClass.MISSING)
         else:
-            period = hashes[from_seq - 1 : to_seq]
             root = (
-                root_of_leaves(leaves[from_seq - 1 : to_seq]) if leaves is not None else merkle_root(period)
+                root_of_leaves(leaves[from_seq - 1 : to_seq])
+                if leaves is not None
+                else merkle_root(hashes[from_seq - 1 : to_seq])
             )
             if root != fields.get("merkle_root"):
                 bad(f"the Merkle root of entries {from_seq}..{to_seq} differs from the sealed one")
-            if period[-1] != fields.get("chain_head"):
+            if hashes[to_seq - 1] != fields.get("chain_head"):
                 bad(f"entry {to_seq} is not the sealed chain head")
             next_from = to_seq + 1
         prev_hash = seal.hash
@@ -340,11 +293,23 @@ def _file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def verify_objects(objects_dir: Path, expected: set[str]) -> list[Problem]:
-    """Every stored object against its name, and the ``expected`` set against what is there."""
+def verify_objects(
+    objects_dir: Path, expected: set[str], purging: Mapping[str, int] | None = None
+) -> list[Problem]:
+    """Every stored object against its name, and the ``expected`` set against what is there.
+
+    ``purging`` maps the objects of purges started but not finished to the entry
+    that started them: gone, they are named as such (the next purge run finishes them).
+    """
     problems: list[Problem] = []
     seen: set[str] = set()
+    purging = purging or {}
     for name, path, is_file in _store_files(objects_dir):
+        if is_file and Path(path).name.startswith(".tmp-"):
+            problems.append(
+                Problem(ProblemClass.UNTRACKED, path, "an interrupted write left this temporary file")
+            )
+            continue
         if not is_file or not _HEX64.fullmatch(name):
             problems.append(Problem(ProblemClass.UNTRACKED, path, "not an archive object"))
             continue
@@ -356,29 +321,61 @@ def verify_objects(objects_dir: Path, expected: set[str]) -> list[Problem]:
         elif name not in expected:
             problems.append(Problem(ProblemClass.UNTRACKED, f"object {name}", "stored but never journaled"))
     for name in sorted(expected - seen):
-        problems.append(Problem(ProblemClass.MISSING, f"object {name}", "journaled but not in the store"))
+        if name in purging:
+            detail = (
+                f"purge started (journal entry {purging[name]}) but not finished: "
+                "run `encaisse archive purge` to complete it"
+            )
+        else:
+            detail = "journaled but not in the store"
+        problems.append(Problem(ProblemClass.MISSING, f"object {name}", detail))
     return problems
 
 
 def expected_objects(journal: JournalBackend) -> set[str]:
     """Objects the journal says are stored: those entries put in, minus those purged."""
+    return object_ledger(journal)[0]
+
+
+def object_ledger(journal: JournalBackend) -> tuple[set[str], dict[str, int]]:
+    """Objects the journal says are stored, and those of unfinished purges (with their starting entry)."""
     expected: set[str] = set()
-    for entry in journal.iter():
+    purging: dict[str, int] = {}
+    for entry in _entries_with_objects(journal):
         objects = set(entry.objects())
         if entry.kind == EntryKind.RECEIVED and _HEX64.fullmatch(entry.subject):
             objects.add(entry.subject)
         if entry.kind == EntryKind.PURGED:
             expected -= objects
+            for obj in objects:
+                purging.pop(obj, None)
+        elif entry.kind == EntryKind.PURGE_STARTED:
+            for obj in objects:
+                purging[obj] = entry.seq
         else:
             expected |= objects
-    return expected
+    return expected, purging
+
+
+def _entries_with_objects(journal: JournalBackend) -> Iterator[Entry]:
+    """Entries that may name stored objects, parsing only those (most entries name none)."""
+    if isinstance(journal, SqlJournal):  # let the database filter: a few rows instead of all
+        yield from journal.entries_naming_objects()
+        return
+    for record in journal_records(journal):
+        body = record.body
+        if b'"objects":[' in body or b'"kind":"received"' in body:
+            try:
+                yield parse_entry(body, record.hash)
+            except JournalError:
+                continue  # the chain check names it
 
 
 def verify_archive(
     store: object,
     journal: JournalBackend,
     *,
-    public_key: Ed25519PublicKey,
+    public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey],
     tsa_roots: list[x509.Certificate] | None = None,
 ) -> list[Problem]:
     """Every problem in the archive: the chain, the seals, then the store's objects.
@@ -393,5 +390,6 @@ def verify_archive(
     objects_dir = getattr(store, "objects", None)
     if not isinstance(objects_dir, Path):
         raise TypeError(f"{store!r} has no objects folder to walk")
-    problems += verify_objects(objects_dir, expected_objects(journal))
+    expected, purging = object_ledger(journal)
+    problems += verify_objects(objects_dir, expected, purging)
     return problems

@@ -205,3 +205,20 @@ def test_sql_journal_tampering_is_found(sql_journal: SqlJournal, seal_key) -> No
         conn.execute(delete(journal_entries).where(journal_entries.c.seq == 12))
     first = _problems(sql_journal, seal_key)[0]
     assert (first.seq, first.problem) == (12, "missing")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("prev", "ab" * 32), ("seq", 1000), ("hash", "cd" * 32)],
+    ids=["prev", "seq", "hash"],
+)
+def test_sql_columns_that_disagree_with_the_body_are_found(
+    sql_journal: SqlJournal, seal_key, column: str, value: object
+) -> None:
+    """The verifier's fast path reads the columns too: any disagreement falls to the exact check."""
+    _fill(sql_journal, seal_key)
+    with sql_journal.engine.begin() as conn:
+        conn.execute(update(journal_entries).where(journal_entries.c.seq == 9).values({column: value}))
+    first = _problems(sql_journal, seal_key)[0]
+    assert first.problem in ("changed", "missing") and first.where.startswith("journal entry")
+    assert first.seq in (8, 9)
