@@ -185,8 +185,12 @@ class Payment(Base):
 class MatchDecision(Base):
     """A proposal or decision about one statement line: what, how sure, why, who, when, undone or not.
 
-    ``proposal`` is the list of ``{"invoice_id", "number", "amount"}`` the decision is
-    about (empty for "belongs to no invoice"); ``confidence`` is in [0, 1].
+    ``proposal`` is the list of suggestions the decision is about, best first, each
+    ``{"rank", "invoices": [{"invoice_id", "number", "amount"}], "confidence",
+    "explanation", "write_off", "write_off_reason", "credit", "reopen"}``
+    (``payments.posting.Plan``): the ranked alternatives of a ``proposed`` decision,
+    the one suggestion applied (with what it did, ``"applied"``) otherwise; empty
+    for "belongs to no invoice". ``confidence`` is in [0, 1].
     """
 
     __tablename__ = "match_decisions"
