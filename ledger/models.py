@@ -462,3 +462,4 @@ def _refuse_bulk_event_rewrites(state: ORMExecuteState) -> None:
 from ledger import access as _access  # noqa: E402,F401  (portal: web sessions, login links, API tokens)
 from ledger import bank as _bank  # noqa: E402,F401
 from ledger import collections as _collections  # noqa: E402,F401  (credit terms, disputes, promises, dunning)
+from ledger import online as _online  # noqa: E402,F401  (online checkouts, webhook events, dispute files)
