@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from ledger.bank import Payment, PaymentAllocation
@@ -236,4 +236,9 @@ def load_history(
             done += len(chunk)
             if progress is not None:
                 progress(done)
+    if session.get_bind().dialect.name == "postgresql":  # explicit ids: move the sequences past them
+        for table in ("parties", "documents", "invoices", "payments"):
+            session.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            )
     return {inv.key: inv0 + inv.key for inv in history.invoices}
