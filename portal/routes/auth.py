@@ -185,4 +185,6 @@ def home(request: Request, db: Db) -> Response:
         return RedirectResponse("/invoices", status_code=303)
     if auth.viewer.is_staff:
         return RedirectResponse("/staff/invoices", status_code=303)
+    if auth.viewer.has("supplier"):
+        return RedirectResponse("/supplier/documents", status_code=303)
     return render(request, "home.html")
