@@ -33,7 +33,7 @@ from notify.transport import Transport, transport_from_settings
 from portal import errors
 from portal.deps import optional_user, portal_state
 from portal.middleware import BodyLimit, CatchAll, Metrics, SecurityHeaders
-from portal.routes import api, auth, customer, ops, staff
+from portal.routes import api, auth, customer, ops, pay, staff, supplier
 from portal.state import STATIC, PortalState
 from schemas.settings import Settings, get_settings
 
@@ -69,8 +69,9 @@ def create_app(
     app.state.portal = state
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (ops.router, auth.router, customer.router, staff.router, api.router):
-        app.include_router(router)
+    areas = (ops, auth, customer, pay, staff, supplier, api)
+    for area in areas:
+        app.include_router(area.router)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request) -> JSONResponse:

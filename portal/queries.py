@@ -184,7 +184,9 @@ def document_history(session: Session, *, document: Document) -> list[LifecycleE
 
 
 def downloads(document: Document) -> list[str]:
-    """What can be downloaded of a document: ``pdf`` and/or ``xml``."""
+    """What can be downloaded of a document: ``pdf`` and/or ``xml`` (nothing for figures without bytes)."""
+    if document.size_bytes == 0:
+        return []
     if document.format in PDF_KINDS:
         return ["pdf"] if document.format == "plain-pdf" else ["pdf", "xml"]
     if document.format in XML_KINDS:

@@ -1,6 +1,6 @@
 """The customer's pages: invoices (filters, sort), one invoice with its history and files, the statement.
 
-Payment, disputes and promises to pay come later (issue 5) as more routes here.
+Paying, disputing and promising to pay are forms on the invoice page (:mod:`portal.routes.pay`).
 """
 
 from __future__ import annotations
@@ -9,14 +9,18 @@ import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from archive.journal import EntryKind
+from archive.service import journal_event
 from ingest.detect import detect
 from ledger import scoping
-from ledger.models import utcnow
+from ledger.models import Invoice, utcnow
 from portal import queries
-from portal.deps import Customer, Db, portal_state
+from portal.deps import Customer, Db, SignedIn, portal_state
 from portal.pages import render
+from portal.payview import payment_context
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,6 +37,23 @@ def file_name(number: str, kind: str) -> str:
     """
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", number).strip("-.")[:80] or "invoice"
     return f"{stem}.{kind}"
+
+
+def journal_access(db: Session, auth: SignedIn, invoice: Invoice, entry: EntryKind, **data: str) -> None:
+    """Journal that a customer opened or downloaded an invoice (proof it was made available), and commit.
+
+    The entry names the document's SHA-256, the user and the invoice; the append
+    holds the journal's write lock only for this short transaction.
+    """
+    journal_event(
+        db,
+        kind=entry.value,
+        subject=invoice.document.digest,
+        actor=f"user:{auth.user.id}:{auth.user.email}",
+        data={"invoice_id": invoice.id, "number": invoice.number, **data},
+        related=[f"invoice:{invoice.id}"],
+    )
+    db.commit()
 
 
 @router.get("/invoices")
@@ -68,11 +89,16 @@ def invoice(request: Request, db: Db, auth: Customer, invoice_id: int) -> Respon
     found = scoping.get_invoice(db, viewer=auth.viewer, invoice_id=invoice_id)
     row = queries.invoice_row(db, invoice=found, today=utcnow().date())
     history = queries.document_history(db, document=found.document)
-    return render(
-        request,
-        "customer/invoice.html",
-        {"invoice": found, "row": row, "history": history, "downloads": queries.downloads(found.document)},
-    )
+    context = {
+        "invoice": found,
+        "row": row,
+        "history": history,
+        "downloads": queries.downloads(found.document),
+    }
+    context.update(payment_context(db, invoice=found, settings=portal_state(request).settings))
+    response = render(request, "customer/invoice.html", context)
+    journal_access(db, auth, found, EntryKind.PORTAL_VIEWED)
+    return response
 
 
 @router.get("/invoices/{invoice_id}/download/{kind}")
@@ -91,6 +117,7 @@ def download(
             raise scoping.NotFound("no such file", where="kind")
         data = xml
     headers = {"content-disposition": f'attachment; filename="{file_name(found.number, kind)}"'}
+    journal_access(db, auth, found, EntryKind.DOWNLOADED, file=kind)
     return Response(data, media_type=MEDIA_TYPES[kind], headers=headers)
 
 

@@ -17,6 +17,7 @@ from ledger.models import utcnow
 from portal import queries
 from portal.deps import Db, Staff
 from portal.pages import render
+from portal.payview import customer_actions_of
 from portal.routes.customer import SortKey, StatusCode
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -63,7 +64,9 @@ def invoice(request: Request, db: Db, auth: Staff, invoice_id: int) -> Response:
     found = scoping.get_invoice(db, viewer=auth.viewer, invoice_id=invoice_id)
     row = queries.invoice_row(db, invoice=found, today=utcnow().date())
     history = queries.document_history(db, document=found.document)
-    return render(request, "staff/invoice.html", {"invoice": found, "row": row, "history": history})
+    context = {"invoice": found, "row": row, "history": history}
+    context.update(customer_actions_of(db, invoice=found))
+    return render(request, "staff/invoice.html", context)
 
 
 @router.get("/customers")

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.models import CollectorAssignment, Document, Invoice, Party, PartyContact, User, UserRole
+from ledger.online import OnlineCheckout
 from ledger.services import record_status
 from portal.security import hash_password
 from schemas.lifecycle import Actor, ActorKind, Status
@@ -54,6 +55,7 @@ class World:
     owner: dict[str, str] = field(default_factory=dict)  # invoice key → party key
     customer_visible: dict[str, bool] = field(default_factory=dict)
     data: dict[str, bytes] = field(default_factory=dict)
+    checkouts: dict[str, str] = field(default_factory=dict)  # invoice key → token of an online checkout
 
     def email(self, user: str) -> str:
         return self.emails[user]
@@ -279,6 +281,21 @@ def build_world(sessions: sessionmaker[Session], store: Any, *, facturx_pdf: byt
         )
         world.invoices["S1"], world.numbers["S1"], world.owner["S1"] = incoming.id, "SIG-001", "S"
         world.customer_visible["S1"] = False
+        # an online checkout started by each customer (paid by neither yet)
+        for key in ("A1", "B1"):
+            token = f"tok-{key}-{random.randrange(10**12)}"
+            session.add(
+                OnlineCheckout(
+                    token=token,
+                    provider="sandbox",
+                    provider_ref=f"sbx_world_{key}_{random.randrange(10**12)}",
+                    party_id=world.parties[world.owner[key]],
+                    amount=Decimal("10.00"),
+                    currency="EUR",
+                    invoice_ids=[world.invoices[key]],
+                )
+            )
+            world.checkouts[key] = token
         session.commit()
     return world
 
