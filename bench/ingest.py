@@ -2,17 +2,27 @@
 
 The sample invoices of ``encaisse sample`` (default 1,000, 20% with a defect;
 generated once and kept in ``var/bench/``) are submitted with
-``encaisse ingest --json --wait`` and timed until every document has its final
-status (203, 213 or 501) and the job outbox is empty (rejection notices sent):
+``encaisse ingest --json --wait`` and timed:
 
 - **inline, SQLite**: no Redis; the ``encaisse ingest`` process runs every step
-  itself, notices written to the ``.eml`` outbox;
+  itself, the rejection notices included (written to the ``.eml`` outbox);
 - **PostgreSQL, 1 and 2 workers**: a real ``redis-server`` and ``encaisse worker``
   processes (warmed up on a dozen other invoices before the clock starts),
-  notices sent to an SMTP server (aiosmtpd) in this process.
+  notices sent to an SMTP server (aiosmtpd) in this process. Notices wait on
+  their own queue, which the workers take only when no document waits.
 
-Then one inline run (``--profile-count`` invoices, default 200) under cProfile:
-the top 15 functions by cumulative time say where the time goes.
+Figures per run: ``status_s``, from the first document received to the last
+final status (203, 213, 501, 210, 208), from the ledger's own timestamps, and
+the invoices per second it gives (the headline figure); ``command_s``, the
+wall time of ``encaisse ingest --wait`` (process start-up and polling
+included); ``notices_s``, from the last status to the last notice sent (the
+drain of the notice queue); the CPU seconds each component used meanwhile
+(workers, the ingest client, PostgreSQL's backends, redis-server, this
+process with the SMTP server); the load average before and after.
+
+Then a profiled run (``--profile-count`` invoices, default 300): one worker
+runs under cProfile on PostgreSQL; its top functions by cumulative and by own
+time say where a worker's time goes.
 
 Run: ``.venv/bin/python bench/ingest.py [--count 1000] [--modes inline,pg1,pg2]``.
 Prints a table and writes JSON to ``bench/results/``.
@@ -21,13 +31,15 @@ Prints a table and writes JSON to ``bench/results/``.
 from __future__ import annotations
 
 import argparse
-import cProfile
+import contextlib
 import io
 import json
 import os
 import platform
 import pstats
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +47,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -55,9 +68,11 @@ FINAL = {"203", "213", "501", "210", "208"}
 TARGET_PER_S = 40.0
 #: the frames a profile is read for: the stages and the libraries doing their work
 PROFILE_FOCUS = (
-    r"worker\.py:\d+\((_process|_notify|_notice_data)|/(validation|notify|ingest|ledger|archive)/"
-    r"|weasyprint/__init__|saxonche|sqlalchemy/orm/session\.py:\d+\(commit|psycopg|smtplib"
+    r"worker\.py:\d+\(|/(validation|notify|ingest|ledger|archive)/"
+    r"|rq/(job|worker/base)\.py:\d+\((perform|execute_job|prepare_job|handle_job_success)"
+    r"|weasyprint/__init__|saxonche|sqlalchemy/orm/session\.py:\d+\(commit|psycopg/cursor|smtplib"
 )
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -67,11 +82,17 @@ class Result:
     mode: str
     workers: int
     invoices: int
-    status_s: float  # receive until every document had its final status
-    invoices_per_s: float  # invoices / status_s
-    all_s: float  # receive until the outbox was empty too (every notice sent)
+    status_s: float  # first document received → last final status (the ledger's timestamps)
+    invoices_per_s: float  # invoices / status_s: the headline figure
+    command_s: float  # wall time of `encaisse ingest --wait` (start-up and polling included)
+    command_per_s: float  # invoices / command_s
+    notices_s: float  # last final status → last notice sent (the notice queue's drain)
+    all_s: float  # command start → every document settled and every notice sent
     statuses: dict[str, int]
     notices: int
+    cpu_s: dict[str, float]  # CPU seconds per component during the run
+    loadavg_before: list[float]
+    loadavg_after: list[float]
 
 
 def sample_dir(count: int, seed: int) -> Path:
@@ -91,15 +112,47 @@ def files_of(directory: Path) -> list[Path]:
     return [directory / e.path for e in load_manifest(directory)]
 
 
-def _wait_settled(url: str, count: int, timeout: float) -> None:
+def _loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _progress(url: str) -> tuple[int, int, int, int]:
+    """(documents, decided documents, unfinished outbox jobs, notices sent): one cheap query."""
+    from sqlalchemy import text
+
+    from ledger import db
+
+    final = ", ".join(f"'{code}'" for code in sorted(FINAL))
+    engine = _engines.get(url) or _engines.setdefault(url, db.make_engine(url))
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM documents),"
+                " (SELECT count(*) FROM documents WHERE processing_state IN ('done', 'failed')"
+                f"   AND status_code IN ({final})),"
+                " (SELECT count(*) FROM job_outbox WHERE state IN ('pending', 'enqueued')),"
+                " (SELECT count(*) FROM notices WHERE sent_at IS NOT NULL)"
+            )
+        ).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+_engines: dict[str, Any] = {}
+
+
+def _wait_settled(url: str, count: int, timeout: float, notices: int | None = None) -> None:
+    """Until ``count`` documents have a final status, the outbox is empty (and ``notices`` were sent).
+
+    Polled with one small query every 0.25 s: the bench must not take CPU from what it measures.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        ledger = read_ledger(url)
-        if ledger.settled(count) and all(d.status in FINAL for d in ledger.documents):
+        docs, decided, unfinished, sent = _progress(url)
+        if docs >= count and decided == docs and unfinished == 0 and (notices is None or sent >= notices):
             return
         if time.monotonic() > deadline:
-            raise SystemExit(f"not settled after {timeout:.0f} s ({len(ledger.documents)} documents)")
-        time.sleep(0.2)
+            raise SystemExit(f"not settled after {timeout:.0f} s ({decided}/{docs} documents decided)")
+        time.sleep(0.25)
 
 
 def _summary(url: str, after_id: int = 0) -> tuple[dict[str, int], int]:
@@ -112,7 +165,98 @@ def _summary(url: str, after_id: int = 0) -> tuple[dict[str, int], int]:
     return dict(sorted(statuses.items())), sum(len(d.notices) for d in docs)
 
 
-def _ingest(files: list[Path], supplier: int, env: dict[str, str], cwd: Path, timeout: float) -> None:
+def _timeline(url: str, after_id: int = 0) -> tuple[float, float]:
+    """(first received → last status, last status → last notice sent) in seconds, from the ledger."""
+    from sqlalchemy import func, select
+
+    from ledger import db
+    from ledger.models import Document, LifecycleEvent, Notice
+
+    engine = db.make_engine(url)
+    try:
+        with db.make_session_factory(engine)() as session:
+            first = session.scalar(select(func.min(Document.received_at)).where(Document.id > after_id))
+            last_status = session.scalar(
+                select(func.max(LifecycleEvent.recorded_at)).where(
+                    LifecycleEvent.document_id > after_id, LifecycleEvent.status_code.in_(FINAL)
+                )
+            )
+            last_notice = session.scalar(
+                select(func.max(Notice.sent_at)).where(Notice.document_id > after_id)
+            )
+    finally:
+        engine.dispose()
+    if first is None or last_status is None:
+        raise SystemExit("nothing was decided")
+    drained = (last_notice - last_status).total_seconds() if last_notice is not None else 0.0
+    return (last_status - first).total_seconds(), max(0.0, drained)
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a live process, 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (a worker and the scheduler it forks)."""
+    out = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for child in children:
+        out.extend(_tree(int(child)))
+    return out
+
+
+def _pg_backends(url: str) -> list[int]:
+    import psycopg
+
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
+
+
+class CpuMeter:
+    """CPU seconds used by named groups of processes between :meth:`start` and :meth:`stop`.
+
+    Long-lived processes (workers, redis-server, PostgreSQL backends) are read
+    from ``/proc``; the ingest command from this process's reaped children; this
+    process (the SMTP server's thread) from its own usage.
+    """
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
+        self.before: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = {name: sum(_proc_cpu(p) for p in pids) for name, pids in self.groups.items()}
+        out["ingest client"] = kids.ru_utime + kids.ru_stime
+        out["bench + SMTP server"] = own.ru_utime + own.ru_stime
+        return out
+
+    def start(self) -> None:
+        """Take the first reading."""
+        self.before = self._read()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds per group since :meth:`start`."""
+        after = self._read()
+        return {k: round(after[k] - self.before.get(k, 0.0), 2) for k in after}
+
+
+def _ingest(files: list[Path], supplier: int, env: dict[str, str], cwd: Path, timeout: float) -> float:
+    """Run ``encaisse ingest --json --wait``; its wall time."""
+    start = time.perf_counter()
     proc = subprocess.run(
         encaisse_command(*ingest_args(files, supplier)),
         env=env,
@@ -124,10 +268,39 @@ def _ingest(files: list[Path], supplier: int, env: dict[str, str], cwd: Path, ti
     )
     if proc.returncode not in (0, 1):
         raise SystemExit(f"encaisse ingest exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+    return time.perf_counter() - start
+
+
+def _result(
+    mode: str, workers: int, files: list[Path], url: str, after_id: int, times: dict[str, Any]
+) -> Result:
+    statuses, notices = _summary(url, after_id)
+    status_s, notices_s = _timeline(url, after_id)
+    return Result(
+        mode=mode,
+        workers=workers,
+        invoices=len(files),
+        status_s=round(status_s, 2),
+        invoices_per_s=round(len(files) / status_s, 2),
+        command_s=round(times["command"], 2),
+        command_per_s=round(len(files) / times["command"], 2),
+        notices_s=round(notices_s, 2),
+        all_s=round(times["all"], 2),
+        statuses=statuses,
+        notices=notices if times.get("smtp") is None else int(times["smtp"]),
+        cpu_s=times["cpu"],
+        loadavg_before=times["load_before"],
+        loadavg_after=_loadavg(),
+    )
+
+
+def _expected_notices(files: list[Path]) -> int:
+    entries = load_manifest(files[0].parent)
+    return sum(1 for e in entries if not e.expected_valid and e.path in {f.name for f in files})
 
 
 def run_inline(files: list[Path], work: Path, timeout: float) -> Result:
-    """Inline on SQLite: the ingest process does everything."""
+    """Inline on SQLite: the ingest process does everything, notices included."""
     from ledger import db
 
     data_dir = work / "inline" / "var"
@@ -135,22 +308,15 @@ def run_inline(files: list[Path], work: Path, timeout: float) -> Result:
     db.upgrade(url)
     supplier = add_supplier(url)
     env = app_env(data_dir=data_dir)
+    meter = CpuMeter({})
+    load_before = _loadavg()
+    meter.start()
     start = time.perf_counter()
-    _ingest(files, supplier, env, work, timeout)
-    waited = time.perf_counter()
+    command = _ingest(files, supplier, env, work, timeout)
     _wait_settled(url, len(files), timeout)
     end = time.perf_counter()
-    statuses, notices = _summary(url)
-    return Result(
-        "inline-sqlite",
-        0,
-        len(files),
-        round(waited - start, 2),
-        round(len(files) / (waited - start), 2),
-        round(end - start, 2),
-        statuses,
-        notices,
-    )
+    times = {"command": command, "all": end - start, "cpu": meter.stop(), "load_before": load_before}
+    return _result("inline-sqlite", 0, files, url, 0, times)
 
 
 def run_workers(
@@ -171,70 +337,118 @@ def run_workers(
         pool.start(workers)
         _ingest(warm, supplier, env, run_dir, timeout)  # compiles the stylesheets in every worker
         _wait_settled(url, len(warm), timeout)
-        before = len(read_ledger(url).documents)
-        last_warm_id = max(d.id for d in read_ledger(url).documents)
+        warmed = read_ledger(url).documents
+        last_warm_id = max(d.id for d in warmed)
+        warm_notices = sum(len(d.notices) for d in warmed)
+        assert redis.proc is not None
+        meter = CpuMeter(
+            {
+                "workers": [p for w in pool.alive() for p in _tree(w.pid)],
+                "postgresql": _pg_backends(url),
+                "redis-server": [redis.proc.pid],
+            }
+        )
         smtp.clear()
+        load_before = _loadavg()
+        meter.start()
         start = time.perf_counter()
-        _ingest(files, supplier, env, run_dir, timeout)
-        waited = time.perf_counter()
-        _wait_settled(url, before + len(files), timeout)
+        command = _ingest(files, supplier, env, run_dir, timeout)
+        _wait_settled(url, len(warmed) + len(files), timeout, warm_notices + _expected_notices(files))
         end = time.perf_counter()
+        cpu = meter.stop()
         if len(pool.alive()) != workers:
             raise SystemExit(f"a worker died:\n{pool.logs()}")
-        statuses, _ = _summary(url, last_warm_id)
-        return Result(
-            f"postgresql-{workers}w",
-            workers,
-            len(files),
-            round(waited - start, 2),
-            round(len(files) / (waited - start), 2),
-            round(end - start, 2),
-            statuses,
-            len(smtp.messages),
-        )
+        times = {
+            "command": command,
+            "all": end - start,
+            "cpu": cpu,
+            "load_before": load_before,
+            "smtp": len(smtp.messages),
+        }
+        return _result(f"postgresql-{workers}w", workers, files, url, last_warm_id, times)
     finally:
         pool.stop()
         smtp.stop()
         redis.stop()
 
 
-def profile_inline(files: list[Path], work: Path, top: int = 15) -> str:
-    """cProfile of an inline SQLite ingest run in this process: the top functions by cumulative time."""
-    from cli import main as encaisse
-    from ledger import db
-    from schemas.settings import get_settings
+WORKER_SCRIPT = "import sys, cli\nsys.argv[0] = 'encaisse'\nsys.argv[1:] = ['worker']\ncli.main()\n"
 
-    data_dir = work / "profile" / "var"
-    url = f"sqlite:///{data_dir / db.SQLITE_FILENAME}"
+
+def profile_worker(
+    files: list[Path], warm: list[Path], work: Path, pg: PostgresDatabases, timeout: float, top: int = 25
+) -> str:
+    """One worker under cProfile on PostgreSQL: its top functions by cumulative and by own time."""
+    from ledger import db
+
+    run_dir = work / "profile"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    redis = RedisServer(run_dir / "redis").start()
+    smtp = SmtpSink().start()
+    url = pg.create("prof")
     db.upgrade(url)
     supplier = add_supplier(url)
-    saved = {k: v for k, v in os.environ.items() if k.startswith("ENCAISSE_")}
-    for key in saved:
-        del os.environ[key]
-    os.environ["ENCAISSE_DATA_DIR"] = str(data_dir)
-    get_settings.cache_clear()
-    profiler = cProfile.Profile()
-    out = io.StringIO()
+    env = app_env(data_dir=run_dir / "var", database_url=url, redis_url=redis.url, smtp_url=smtp.url)
+    script = run_dir / "worker_main.py"
+    script.write_text(WORKER_SCRIPT, encoding="utf-8")
+    stats_path = run_dir / "worker.prof"
+    with (run_dir / "worker.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cProfile", "-o", str(stats_path), str(script)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        profiler.enable()
-        try:
-            encaisse(ingest_args(files, supplier))
-        except SystemExit as exc:
-            if exc.code not in (0, 1, None):
-                raise
-        finally:
-            profiler.disable()
+        _ingest(warm, supplier, env, run_dir, timeout)
+        _wait_settled(url, len(warm), timeout)
+        before = len(read_ledger(url).documents)
+        _ingest(files, supplier, env, run_dir, timeout)
+        _wait_settled(url, before + len(files), timeout)
     finally:
-        del os.environ["ENCAISSE_DATA_DIR"]
-        os.environ.update(saved)
-        get_settings.cache_clear()
-    stats = pstats.Stats(profiler, stream=out)
-    # the command's own frames (typer, click, cli.ingest, submit) wrap everything: left out
-    out.write("top functions by cumulative time, below the command's own frames:\n")
+        proc.send_signal(signal.SIGTERM)  # a warm shutdown: the profile is written on the way out
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the scheduler it forked
+        smtp.stop()
+        redis.stop()
+    if not stats_path.is_file():
+        return f"no profile written (see {run_dir / 'worker.log'})"
+    out = io.StringIO()
+    stats = pstats.Stats(str(stats_path), stream=out)
+    out.write(
+        f"one worker under cProfile, {len(warm)} warm-up + {len(files)} invoices and their notices "
+        "(start-up and warm-up included); top functions by cumulative time:\n"
+    )
     stats.sort_stats("cumulative").print_stats(PROFILE_FOCUS, top)
     out.write("top functions by own time:\n")
     stats.sort_stats("tottime").print_stats(top)
     return out.getvalue()
+
+
+def _table(results: list[Result]) -> str:
+    lines = [
+        f"{'mode':<16} {'workers':>7} {'invoices':>8} {'status s':>8} {'inv/s':>6} {'cmd s':>6} "
+        f"{'cmd/s':>6} {'notices s':>9} {'all s':>6}  statuses"
+    ]
+    for r in results:
+        lines.append(
+            f"{r.mode:<16} {r.workers:>7} {r.invoices:>8} {r.status_s:>8.1f} {r.invoices_per_s:>6.1f} "
+            f"{r.command_s:>6.1f} {r.command_per_s:>6.1f} {r.notices_s:>9.1f} {r.all_s:>6.1f}  "
+            f"{r.statuses} notices={r.notices}"
+        )
+    lines.append("")
+    lines.append("CPU seconds during each run (load average before → after):")
+    for r in results:
+        cpu = ", ".join(f"{k} {v:.1f}" for k, v in r.cpu_s.items())
+        lines.append(f"  {r.mode:<16} {cpu}  (load {r.loadavg_before} → {r.loadavg_after})")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--modes", default="inline,pg1,pg2", help="comma-separated: inline, pg1, pg2")
     parser.add_argument(
-        "--profile-count", type=int, default=200, help="invoices in the profiled run (0: none)"
+        "--profile-count", type=int, default=300, help="invoices in the profiled worker run (0: none)"
     )
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -270,19 +484,17 @@ def main(argv: list[str] | None = None) -> int:
                     parser.error(f"unknown mode {mode!r}")
                 print(f"  {asdict(results[-1])}", flush=True)
             if args.profile_count:
-                print(f"profiling an inline run of {args.profile_count} invoices...", flush=True)
-                profile = profile_inline(files[: args.profile_count], work)
+                print(f"profiling one worker on {args.profile_count} invoices...", flush=True)
+                pg = pg or PostgresDatabases(tag="bench")
+                profile = profile_worker(files[: args.profile_count], warm, work, pg, args.timeout)
         finally:
+            for engine in _engines.values():
+                engine.dispose()
             if pg is not None:
                 pg.drop_all()
 
     print()
-    print(f"{'mode':<16} {'workers':>7} {'invoices':>8} {'status s':>8} {'inv/s':>7} {'all s':>8}  statuses")
-    for r in results:
-        print(
-            f"{r.mode:<16} {r.workers:>7} {r.invoices:>8} {r.status_s:>8.1f} {r.invoices_per_s:>7.1f} "
-            f"{r.all_s:>8.1f}  {r.statuses} notices={r.notices}"
-        )
+    print(_table(results))
     two = next((r for r in results if r.workers == 2), None)
     if two is not None:
         verdict = "meets" if two.invoices_per_s >= TARGET_PER_S else "misses"
@@ -293,7 +505,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out / f"ingest-{stamp}.json"
-    load = os.getloadavg()
     out.write_text(
         json.dumps(
             {
@@ -302,12 +513,12 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": {
                     "cpus": os.cpu_count(),
                     "python": platform.python_version(),
-                    "loadavg_at_end": [round(x, 2) for x in load],
+                    "loadavg_at_end": _loadavg(),
                 },
                 "count": len(files),
                 "seed": args.seed,
                 "results": [asdict(r) for r in results],
-                "profile_top15_cumulative": profile,
+                "profile_worker": profile,
             },
             indent=2,
         )
