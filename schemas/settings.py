@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,14 @@ class Settings(BaseSettings):
     # and the largest unexplained shortfall written off (rounding) or excess kept as a customer credit
     match_auto_threshold: float = Field(default=0.9, ge=0, le=1)
     match_writeoff_tolerance: Decimal = Field(default=Decimal("2.00"), ge=0)
+    # pay by transfer (portal): our account, shown with the invoice's RF reference and an EPC QR code;
+    # company_name above is the beneficiary's name
+    company_iban: str | None = None
+    company_bic: str | None = None
+    # online payment: the provider (sandbox: built in, hosted checkout served by the portal) and the
+    # secret its webhooks are signed with (unset: a random one per process, fine for the sandbox only)
+    payment_provider: Literal["sandbox"] = "sandbox"
+    payment_webhook_secret: SecretStr | None = None
 
 
 @lru_cache(maxsize=1)
