@@ -1,5 +1,5 @@
 # Encaisse — two commands do all set-up on a fresh machine:
-#   make demo   creates .venv, installs, generates sample invoices and validates them
+#   make demo   creates .venv, installs, seeds a demo company (logins printed) and serves the portal
 #   make test   creates .venv, installs what the tests need, runs ruff, mypy and pytest
 
 SHELL := /bin/bash
@@ -7,7 +7,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO_DIR ?= var/demo
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint typecheck system-deps venv clean bench
@@ -55,13 +54,7 @@ test: system-deps $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 demo: system-deps $(STAMP)
-	$(BIN)/encaisse db upgrade
-	rm -rf $(DEMO_DIR)
-	$(BIN)/encaisse sample --out $(DEMO_DIR) --count 24 --seed 1
-	@$(BIN)/encaisse validate $(DEMO_DIR); status=$$?; \
-	if [ $$status -gt 1 ]; then exit $$status; fi; \
-	echo; echo "The invalid ones carry deliberate defects (see $(DEMO_DIR)/manifest.json)."; \
-	echo "Try: $(BIN)/encaisse show $$(ls $(DEMO_DIR)/*.pdf | head -n 1)"
+	$(BIN)/encaisse demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/validate.py

@@ -743,14 +743,215 @@ def invoices_cdar_import(
         raise _usage_error(f"cannot read {path}: {exc}") from None
 
 
+@invoices_app.command("import")
+def invoices_import(
+    csv_file: Annotated[Path, typer.Option("--csv", help="Open receivables (README: invoices import).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Take over open invoices from another system (idempotent on customer and number)."""
+    from payments.receivables import import_receivables
+
+    rt = _pipeline()
+    try:
+        with rt.sessions() as session, session.begin():
+            report = import_receivables(session, path=csv_file).as_dict()
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        out.print_json(data=report)
+    else:
+        out.print(", ".join(f"{k} {v}" for k, v in report.items() if k not in ("file", "refused")))
+        for r in report["refused"]:
+            out.print(f"  row {r['row']}: {r['reason']}")
+
+
+bank_app = typer.Typer(
+    help="Bank statements: import (camt.053/054, MT940, CSV), match, review, undo.", no_args_is_help=True
+)
+app.add_typer(bank_app, name="bank")
+
+
+@bank_app.command("import")
+def bank_import(
+    files: Annotated[list[Path], typer.Argument(help="Statement files.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    account: Annotated[str | None, typer.Option(help="Our account's IBAN (CSV files rarely say).")] = None,
+    mapping: Annotated[str | None, typer.Option(help="CSV mapping: YAML/JSON file or saved name.")] = None,
+) -> None:
+    """Import statements; each line is stored once, however often it is imported."""
+    from payments.imports import import_file
+
+    rt = _pipeline()
+    reports = []
+    for path in files:
+        with rt.sessions() as session, session.begin():
+            report = import_file(session, path=path, account=account, mapping=mapping, actor=_operator())
+            reports.append(report)
+    if as_json:
+        out.print_json(data=[r.as_dict() for r in reports])
+    for r in reports if not as_json else []:
+        if r.error:
+            err.print(f"[bold red]{r.file}[/]: [{r.error['code']}] {r.error['message']}")
+            continue
+        counts = f"{r.lines_read} read, {r.lines_new} new, {r.duplicates} duplicates"
+        out.print(f"{r.file}: {r.format}, {counts}, {len(r.unreadable)} unreadable")
+        for u in r.unreadable:
+            out.print(f"  {u['where']}: {u['reason']}")
+    if any(r.error for r in reports):
+        raise typer.Exit(code=1)
+
+
+def _journal_match(session: Any, items: Sequence[Any], actor: str) -> None:
+    """Journal a matching run's or a review action's events in the caller's transaction.
+
+    One append for the lot (``SqlJournal.append_many``, one lock): the events are
+    those ``archive.service.journal_event`` would write one by one.
+    """
+    from sqlalchemy import Engine
+
+    from archive.journal import Event
+    from archive.journal_sql import SqlJournal
+    from payments.posting import note_journaled
+
+    events = [
+        Event(item.kind, item.subject, actor, {**item.data, "related": sorted(set(item.related))})
+        if item.related
+        else Event(item.kind, item.subject, actor, dict(item.data))
+        for item in items
+    ]
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    entries = SqlJournal(engine).append_many(events, connection=session)
+    seqs = {
+        item.decision_id: entry.seq
+        for item, entry in zip(items, entries, strict=True)
+        if item.decision_id is not None
+    }
+    note_journaled(session, seqs=seqs)
+
+
+@bank_app.command("match")
+def bank_match(
+    as_json: Annotated[bool, typer.Option("--json", help="One object per statement line.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be done; write nothing.")
+    ] = False,
+) -> None:
+    """Match unmatched statement lines to open invoices: apply the sure ones, queue the rest for review."""
+    from payments.apply import run_matching
+
+    rt = _pipeline()
+    actor = "system:matcher"
+    try:
+        with rt.sessions() as session, session.begin():
+            run = run_matching(session, actor=actor, dry_run=dry_run)  # a dry run writes nothing
+            if not dry_run:
+                _journal_match(session, run.journal, actor)
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps([r.row for r in run.lines], indent=1))
+        return
+    counts = run.counts()
+    verb = "would be applied" if dry_run else "applied"
+    out.print(
+        f"{len(run.lines)} lines: {counts['applied']} {verb}, {counts['review']} to review, "
+        f"{counts['left']} left unmatched" + (f", {counts['skipped']} skipped" if counts["skipped"] else "")
+    )
+    unapplied = [r for r in run.lines if r.outcome != "applied"]
+    for r in unapplied[:30]:
+        out.print(
+            f"  {r.row['line_ref']} {r.row['amount']} ({r.outcome}): {r.row['explanation']}", markup=False
+        )
+    if len(unapplied) > 30:
+        out.print(f"  ... and {len(unapplied) - 30} more (--json lists every line)")
+
+
+@bank_app.command("review")
+def bank_review(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The review queue: lines the matcher was not sure about, with their ranked suggestions."""
+    from payments.review import list_pending
+
+    rt = _pipeline()
+    with rt.sessions() as session:
+        items = list_pending(session)
+    if as_json:
+        typer.echo(json.dumps(items, indent=1))
+        return
+    if not items:
+        out.print("the review queue is empty")
+    for it in items:
+        ln = it["line"]
+        out.print(
+            f"[bold]decision {it['decision_id']}[/] {ln['line_ref']} {ln['booking_date']} {ln['amount']} "
+            f"{ln['currency']} {ln['counterparty_name'] or ''}"
+        )
+        for s in it["suggestions"]:
+            numbers = ", ".join(f"{x['number']} ({x['amount']})" for x in s["invoices"]) or "no invoice"
+            out.print(f"  {s['rank']}. {numbers} -- {s['confidence']}: {s['explanation']}", markup=False)
+
+
+def _review_action(fn: Any, **kwargs: Any) -> None:
+    rt = _pipeline()
+    actor = _operator()
+    try:
+        with rt.sessions() as session, session.begin():
+            result = fn(session, actor=actor, **kwargs)
+            _journal_match(session, result.journal, actor)
+            d = result.decision
+            out.print(f"decision {d.id}: {d.action} ({d.state}) -- {d.explanation}")
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+
+
+@bank_app.command("confirm")
+def bank_confirm(
+    decision_id: Annotated[int, typer.Argument(help="A proposed decision (bank review).")],
+    choice: Annotated[int, typer.Option("--choice", help="Rank of the suggestion to apply.")] = 0,
+) -> None:
+    """Apply a suggestion of the review queue (the best one unless --choice says another)."""
+    from payments.review import confirm
+
+    _review_action(confirm, decision_id=decision_id, choice=choice)
+
+
+@bank_app.command("reject")
+def bank_reject(
+    decision_id: Annotated[int, typer.Argument(help="A proposed decision (bank review).")],
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
+    """The line belongs to none of the suggested invoices: take it out of the queue."""
+    from payments.review import reject
+
+    _review_action(reject, decision_id=decision_id, reason=reason)
+
+
+@bank_app.command("undo")
+def bank_undo(
+    decision_id: Annotated[int, typer.Argument(help="An applied or rejected decision.")],
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
+    """Undo a decision: allocations reversed, amounts due and statuses restored, the line back in review."""
+    from payments.review import undo
+
+    _review_action(undo, decision_id=decision_id, reason=reason)
+
+
 @app.command("worker")
 def worker_command(
     burst: Annotated[bool, typer.Option("--burst", help="Stop when the queues are empty.")] = False,
     queues: Annotated[
-        list[str] | None, typer.Option("--queues", help="Queue names (default: encaisse).")
+        list[str] | None,
+        typer.Option(
+            "--queues",
+            help="Queue names, in priority order (default: encaisse, then encaisse-notify).",
+        ),
     ] = None,
 ) -> None:
-    """Run an RQ worker (a SimpleWorker: the compiled stylesheets serve every job)."""
+    """Run an RQ worker (a SimpleWorker: the compiled stylesheets serve every job).
+
+    It takes a notice (encaisse-notify) only when no document waits to be processed.
+    """
     import worker
 
     rt = _pipeline()
@@ -759,6 +960,103 @@ def worker_command(
     except EncaisseError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Server processes.", min=1, max=64)] = 1,
+) -> None:
+    """Serve the portal (customers, suppliers, staff) with uvicorn, on a migrated database."""
+    import uvicorn
+
+    import worker
+    from ledger.db import database_url
+
+    try:
+        worker.ensure_database(database_url())
+    except EncaisseError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=1) from None
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    err.print(f"portal: http://{shown}:{port}/  (livez, readyz, metrics beside it)")
+    uvicorn.run(
+        "portal.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        server_header=False,
+        log_level="info",
+    )
+
+
+tokens_app = typer.Typer(help="API tokens of suppliers (the upload API).", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    supplier: Annotated[int, typer.Option("--supplier", help="Supplier party id.")],
+    scope: Annotated[list[str], typer.Option("--scope", help="invoices:write, invoices:read.")],
+    user: Annotated[str | None, typer.Option("--user", help="E-mail of the supplier's user.")] = None,
+    name: Annotated[str, typer.Option("--name", help="A label to tell tokens apart.")] = "api",
+) -> None:
+    """Create an API token for a supplier's user; it is shown once, only its hash is kept."""
+    from portal.tokens import create_token
+
+    rt = _pipeline()
+    try:
+        with rt.sessions() as session, session.begin():
+            row_id, token = create_token(session, supplier_id=supplier, scopes=scope, email=user, name=name)
+    except EncaisseError as exc:
+        raise _usage_error(str(exc)) from None
+    out.print(f"token {row_id} (shown once, keep it secret):")
+    typer.echo(token)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(help="The token's id.")]) -> None:
+    """Revoke an API token: it stops working at once."""
+    from portal.tokens import revoke_token
+
+    rt = _pipeline()
+    with rt.sessions() as session, session.begin():
+        done = revoke_token(session, token_id=token_id)
+    if not done:
+        raise _usage_error(f"no live token {token_id}")
+    out.print(f"token {token_id} revoked")
+
+
+@app.command("demo")
+def demo_command(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Only seed; do not serve.")] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8000,
+) -> None:
+    """Seed a demo company (customers, suppliers, users of every role, a year of invoices), then serve it.
+
+    Idempotent: a second run adds nothing and prints the same logins.
+    """
+    from ledger.db import upgrade
+    from portal.demo import seed_demo
+
+    try:
+        upgrade()
+        summary = seed_demo(_pipeline(), progress=lambda message: err.print(f"[dim]demo:[/] {message}"))
+    except EncaisseError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=1) from None
+    statuses = ", ".join(f"{code}: {n}" for code, n in summary.statuses.items())
+    out.print(f"{summary.documents} documents, {summary.invoices} invoices ({statuses})")
+    table = Table("role", "e-mail", "password", title="Demo logins")
+    for role, email, password in summary.logins:
+        table.add_row(role, email, password)
+    out.print(table)
+    if not no_serve:
+        serve_command(host=host, port=port, workers=1)
 
 
 @app.command("jobs")
@@ -879,6 +1177,515 @@ def verify_bundle_cmd(
     result = verify_bundle(bundle)
     out.print(result.report())
     raise typer.Exit(code=0 if result.ok else 1)
+
+
+# --------------------------------------------------------------------------- the archive
+
+archive_app = typer.Typer(
+    help="The evidence archive: verify, seal, legal holds, purge, export.", no_args_is_help=True
+)
+app.add_typer(archive_app, name="archive")
+ActorOpt = Annotated[str, typer.Option("--actor", help="Who does it (recorded in the journal).")]
+
+
+def _operator() -> str:
+    return f"staff:{os.environ.get('USER') or 'operator'}"
+
+
+def _archive() -> tuple[Any, Any]:
+    """The runtime (database, store, settings) and its SQL journal."""
+    from archive.journal_sql import SqlJournal
+
+    rt = _pipeline()
+    return rt, SqlJournal(rt.engine)
+
+
+def _fail(exc: EncaisseError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code=1)
+
+
+def _document_of(session: Any, ref: str) -> Any:
+    """A document by id, ``invoice:<invoice id>`` or SHA-256 (the ledger's row)."""
+    from sqlalchemy import select
+
+    from ledger import services
+    from ledger.models import Document, Invoice
+
+    if ref.isdigit():
+        return services.get_document(session, document_id=int(ref))
+    if ref.startswith("invoice:") and ref[8:].isdigit():
+        invoice = session.get(Invoice, int(ref[8:]))
+        if invoice is None:
+            raise services.DocumentNotFound(f"no invoice {ref[8:]}", where=ref)
+        return invoice.document
+    doc = session.scalars(select(Document).where(Document.has_sha256(ref))).first()
+    if doc is None:
+        raise services.DocumentNotFound(f"no document with SHA-256 {ref}", where=ref)
+    return doc
+
+
+def _evidence_input(session: Any, rt: Any, roles: dict[str, str], doc: Any) -> Any:
+    """Everything the ledger knows about one document, as the archive's ``BundleInput``."""
+    from archive.bundle import BundleInput, NoticeLine, PaymentLine, StatusLine
+    from ledger import services
+    from schemas.lifecycle_codes import Status
+
+    original = rt.store.get(doc.digest)
+    xml = rt.store.get(roles["extracted_xml"]) if "extracted_xml" in roles else None
+    report = rt.store.get(roles["validation_report"]) if "validation_report" in roles else None
+    inv = doc.invoice
+    facts = {
+        "document id": str(doc.id),
+        "file": doc.original_filename or "",
+        "received": str(doc.received_at),
+    }
+    if inv is not None:
+        facts |= {
+            "number": inv.number,
+            "seller": inv.seller_name or "",
+            "buyer": inv.buyer_name or "",
+            "issue date": str(inv.issue_date or ""),
+            "due date": str(inv.due_date or ""),
+            "total with VAT": f"{inv.total_with_vat or ''} {inv.currency or ''}".strip(),
+            "amount still due": str(inv.amount_still_due if inv.amount_still_due is not None else ""),
+        }
+    events = services.history(session, document_id=doc.id)
+    return BundleInput(
+        document_sha256=doc.digest,
+        original=original,
+        original_filename=doc.original_filename or "original.bin",
+        xml=xml,
+        validation_report=report,
+        invoice_id=f"invoice:{inv.id}" if inv is not None else None,
+        subjects=[f"document:{doc.id}"],
+        invoice=facts,
+        statuses=[
+            StatusLine(
+                at=e.occurred_at,
+                code=e.status_code,
+                label=Status(e.status_code).label_fr,
+                reason=", ".join(e.reason_codes) or e.text,
+            )
+            for e in events
+        ],
+        notices=[
+            NoticeLine(at=n.sent_at, to=n.recipient or "", subject=f"notice for status {n.status_code}")
+            for n in services.notices_for(session, document_id=doc.id)
+            if n.sent_at is not None
+        ],
+        payments=[
+            PaymentLine(at=e.occurred_at, amount=e.amount, currency=(inv.currency if inv else None) or "EUR")
+            for e in events
+            if e.status_code == "212" and e.amount is not None
+        ],
+    )
+
+
+@app.command("evidence")
+def evidence_cmd(
+    document: Annotated[
+        str, typer.Argument(help="Document id (as in `invoices list`), invoice:ID or SHA-256.")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="The bundle to write (.zip).")],
+    actor: ActorOpt = "",
+) -> None:
+    """Export an invoice's evidence bundle (seals the journal first if needed); journaled."""
+    from archive.bundle import export_bundle
+    from archive.canonical import sha256_hex
+    from archive.journal import EntryKind
+    from archive.service import journal_event, objects_by_role, seal_now
+    from archive.signing import default_key_path, load_or_create_key, public_pem
+
+    rt, journal = _archive()
+    try:
+        with rt.sessions() as session:
+            digest = _document_of(session, document).digest
+        roles = objects_by_role(journal, [digest])  # the XML and report as archived (SQLite: one writer)
+        with rt.sessions() as session:
+            doc = _document_of(session, digest)
+            inp = _evidence_input(session, rt, roles, doc)
+        seal_now(engine=rt.engine, settings=rt.settings)
+        tsa_ca = rt.settings.tsa_ca_file.read_bytes() if rt.settings.tsa_ca_file else None
+        key = load_or_create_key(default_key_path(rt.settings))
+        export_bundle(inp, journal, out_file, public_key_pem=public_pem(key), tsa_ca_pem=tsa_ca)
+        with rt.sessions() as session, session.begin():
+            journal_event(
+                session,
+                kind=EntryKind.EVIDENCE_EXPORTED,
+                subject=inp.document_sha256,
+                actor=actor or _operator(),
+                data={"bundle_sha256": sha256_hex(out_file.read_bytes())},
+                related=[f"document:{doc.id}"],
+            )
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+    out.print(f"evidence bundle for document {doc.id} written to {out_file}")
+
+
+@archive_app.command("verify")
+def archive_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check every object, chain link and seal: exit 0 clean, 1 with each problem classified."""
+    from archive.signing import verification_keys
+    from archive.timestamp import load_certificates
+    from archive.verify import verify_archive
+
+    rt, journal = _archive()
+    try:
+        roots = load_certificates(rt.settings.tsa_ca_file.read_bytes()) if rt.settings.tsa_ca_file else None
+        problems = verify_archive(
+            rt.store, journal, public_key=verification_keys(rt.settings), tsa_roots=roots
+        )
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "ok": not problems,
+                    "entries": journal.count(),
+                    "problems": [
+                        {"class": str(p.problem), "where": p.where, "detail": p.detail} for p in problems
+                    ],
+                }
+            )
+        )
+    else:
+        for p in problems:
+            out.print(str(p), markup=False)
+        out.print(
+            f"{len(problems)} problem(s); {journal.count()} journal entries, {len(journal.seals())} seals"
+        )
+    raise typer.Exit(code=1 if problems else 0)
+
+
+@archive_app.command("seal")
+def archive_seal() -> None:
+    """Seal the journal now (as the daily job does)."""
+    from archive.service import run_daily_seal
+
+    rt, _ = _archive()
+    try:
+        result = run_daily_seal(engine=rt.engine, settings=rt.settings)
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+    out.print(json.dumps(result) if result["sealed"] else "nothing to seal: no entry since the last seal")
+
+
+@archive_app.command("hold")
+def archive_hold(
+    action: Annotated[str, typer.Argument(help="set or release")],
+    document: Annotated[str, typer.Argument(help="Document id or SHA-256.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the journal).")],
+    actor: ActorOpt = "",
+) -> None:
+    """Set or release a legal hold on a document (journaled, with the reason)."""
+    from archive.holds import release_legal_hold, set_legal_hold
+
+    if action not in ("set", "release"):
+        raise _usage_error("the action is `set` or `release`")
+    rt, journal = _archive()
+    try:
+        with rt.sessions() as session:
+            digest = _document_of(session, document).digest
+        change = set_legal_hold if action == "set" else release_legal_hold
+        hold = change(journal=journal, subject=digest, reason=reason, actor=actor or _operator())
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+    state = "set" if hold.active else "released"
+    out.print(f"legal hold {hold.id} on {digest} {state} (journal entry {hold.released_seq or hold.set_seq})")
+
+
+@archive_app.command("purge")
+def archive_purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be purged.")] = False,
+    actor: ActorOpt = "",
+) -> None:
+    """Remove documents past retention and not under legal hold (each purge journaled)."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from archive.purge import purge_expired
+    from archive.retention import Retained
+    from ledger.models import Document, Invoice
+
+    rt, journal = _archive()
+    with rt.sessions() as session:
+        rows = session.execute(
+            select(Document.digest, Document.received_at, Invoice.issue_date, Invoice.type_code)
+            .outerjoin(Invoice, Invoice.document_id == Document.id)
+            .where(Document.hash_alg == "sha256")
+        ).all()
+    documents = [
+        Retained(d, "credit_note" if t == "381" else "invoice", issued or received.date())
+        for d, received, issued, t in rows
+    ]
+    try:
+        report = purge_expired(
+            journal=journal,
+            store=rt.store,
+            documents=documents,
+            today=dt.datetime.now(dt.UTC).date(),
+            actor=actor or _operator(),
+            dry_run=dry_run,
+        )
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+    for item in report.planned:
+        out.print(
+            f"{'would purge' if dry_run else 'purged'} {item.document_sha256} ({item.document_type}, "
+            f"kept until {item.retention_until}): {len(item.objects)} object(s)"
+        )
+    for digest in report.held:
+        out.print(f"kept under legal hold: {digest}")
+    if report.resumed_objects:
+        out.print(f"finished an interrupted purge: {len(report.resumed_objects)} object(s)")
+
+
+@archive_app.command("export")
+def archive_export(folder: Annotated[Path, typer.Argument(help="A new folder for the BagIt bag.")]) -> None:
+    """Write the whole archive (objects, journal, seals, holds, purges, keys) as a BagIt bag."""
+    from archive.bag import export_bag
+    from archive.signing import public_pem, verification_keys
+
+    rt, journal = _archive()
+    try:
+        tsa_ca = rt.settings.tsa_ca_file.read_bytes() if rt.settings.tsa_ca_file else None
+        pems = [public_pem(k) for k in verification_keys(rt.settings)]
+        summary = export_bag(
+            store=rt.store, journal=journal, out=folder, public_keys_pem=pems, tsa_ca_pem=tsa_ca
+        )
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"bag {folder}: {summary.objects} objects, {summary.entries} entries, {summary.seals} seals, "
+        f"chain head {summary.chain_head}"
+    )
+
+
+@archive_app.command("import")
+def archive_import(
+    folder: Annotated[Path, typer.Argument(help="A bag written by `archive export`.")],
+) -> None:
+    """Restore a bag into this empty instance, after checking every hash, the chain and the seals."""
+    from archive.bag import import_bag
+    from archive.signing import trust_public_key
+
+    rt, journal = _archive()
+    try:
+        summary, pems = import_bag(path=folder, store=rt.store, journal=journal)
+        for pem in pems:
+            trust_public_key(pem, rt.settings)
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"imported {summary.objects} objects, {summary.entries} entries, {summary.seals} seals; "
+        f"chain head {summary.chain_head}"
+    )
+
+
+@app.command("receivables")
+def receivables_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day to compute for (YYYY-MM-DD; default: today).")
+    ] = None,
+) -> None:
+    """What customers owe: totals, aging, DSO and its trend, expected cash-in, top late payers."""
+    import datetime as dt
+
+    from ledger import receivables
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError:
+        raise _usage_error(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    rt = _pipeline()
+    with rt.sessions() as session:
+        figures = receivables.figures(session, as_of=day).as_json()
+    if as_json:
+        sys.stdout.write(json.dumps(figures, ensure_ascii=False) + "\n")
+        return
+    out.print(
+        f"[bold]Receivables on {figures['as_of']}[/]: due {figures['total_due']}, "
+        f"overdue {figures['overdue']}, "
+        f"next 7 days {figures['due_next_7_days']}, next 30 days {figures['due_next_30_days']}; "
+        f"DSO {figures['dso_days']} days"
+    )
+    aging = Table("not yet due", "1-30", "31-60", "61-90", "over 90", title="Aging")
+    aging.add_row(*figures["aging"].values())
+    out.print(aging)
+    weeks = Table("week of", "expected", title="Expected cash-in")
+    for week in figures["forecast"]:
+        weeks.add_row(week["week_of"], week["amount"])
+    weeks.add_row("later", figures["forecast_later"])
+    out.print(weeks)
+    late = Table("customer", "overdue", "outstanding", "credit limit", title="Top late payers")
+    for c in figures["top_late_payers"]:
+        flag = " [red](over)[/]" if c["over_limit"] else ""
+        late.add_row(c["name"], c["overdue"], c["outstanding"], (c["credit_limit"] or "—") + flag)
+    out.print(late)
+
+
+# --------------------------------------------------------------------------- dunning (issue 7)
+
+dunning_app = typer.Typer(help="Dunning: the daily run and the collectors' to-do list.", no_args_is_help=True)
+app.add_typer(dunning_app, name="dunning")
+
+
+@dunning_app.command("run")
+def dunning_run(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day to run for (YYYY-MM-DD; default: today).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan only: record, send and file nothing.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The summary (and the planned steps) as JSON.")
+    ] = False,
+    baseline: Annotated[
+        bool,
+        typer.Option("--baseline", help="First run on an imported ledger: record what is due as skipped."),
+    ] = False,
+) -> None:
+    """Plan the reminders due, record each once, send the e-mails and file the collectors' tasks."""
+    import datetime as dt
+
+    import worker
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise _usage_error(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    rt = _pipeline()
+    try:
+        summary = worker.run_dunning(day, dry_run, rt=rt, baseline=baseline, list_steps=as_json)
+    except EncaisseError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(summary.as_json(), ensure_ascii=False) + "\n")
+        return
+    s = summary
+    what = "would do" if s.dry_run else "did"
+    channels = ", ".join(f"{n} {c}" for c, n in sorted(s.planned_by_channel.items())) or "nothing"
+    out.print(
+        f"[bold]Dunning on {s.as_of}[/] ({what}): {s.open_items} open invoices, "
+        f"{s.planned} steps due ({channels})"
+    )
+    out.print(f"  paused: {s.paused_disputed} disputed, {s.paused_promised} under a payment promise")
+    if not s.dry_run:
+        out.print(
+            f"  recorded {s.recorded} (already done: {s.already_done}); e-mails sent {s.emails_sent}, "
+            f"failed {s.emails_failed}, deferred {s.emails_deferred}; "
+            f"tasks {s.tasks} ({s.documents} documents); "
+            f"promises kept {s.promises_kept}, broken {s.promises_broken}"
+        )
+
+
+@dunning_app.command("todo")
+def dunning_todo(
+    collector: Annotated[
+        str | None,
+        typer.Option("--collector", help="A collector's e-mail: only the customers assigned to them."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+) -> None:
+    """The collectors' to-do list: calls to make, letters and formal notices to post, e-mails that failed."""
+    from sqlalchemy import select
+
+    from ledger.dunning_store import todo_list
+    from ledger.models import CollectorAssignment, Invoice, Party, User
+
+    rt = _pipeline()
+    with rt.sessions() as session:
+        parties: list[int] | None = None
+        if collector is not None:
+            user = session.scalar(select(User).where(User.email == collector.strip().lower()))
+            if user is None:
+                raise _usage_error(f"no user {collector!r}")
+            parties = list(
+                session.scalars(
+                    select(CollectorAssignment.party_id).where(CollectorAssignment.user_id == user.id)
+                )
+            )
+        actions = todo_list(session, party_ids=parties)
+        names = dict(
+            session.execute(select(Party.id, Party.name).where(Party.id.in_({a.party_id for a in actions})))
+            .tuples()
+            .all()
+        )
+        numbers = dict(
+            session.execute(
+                select(Invoice.id, Invoice.number).where(Invoice.id.in_({a.invoice_id for a in actions}))
+            )
+            .tuples()
+            .all()
+        )
+        rows = []
+        for a in actions:
+            pdf = None
+            if a.detail and a.detail.startswith("pdf sha256:"):
+                pdf = str(rt.store.path(a.detail.split()[1].removeprefix("sha256:")))
+            rows.append(
+                {
+                    "action_id": a.id,
+                    "party_id": a.party_id,
+                    "customer": names.get(a.party_id, ""),
+                    "invoice_id": a.invoice_id,
+                    "invoice": numbers.get(a.invoice_id, ""),
+                    "channel": a.channel,
+                    "step": a.step,
+                    "state": a.state,
+                    "fell_due": a.fell_due.isoformat(),
+                    "since": a.run_date.isoformat(),
+                    "amount_due": str(a.amount_due),
+                    "detail": a.detail,
+                    "pdf": pdf,
+                }
+            )
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    table = Table("since", "customer", "invoice", "what", "amount due", "detail", title="Dunning to-do")
+    for r in rows:
+        what = r["channel"] if r["state"] == "todo" else f"{r['channel']} ({r['state']})"
+        table.add_row(
+            r["since"], r["customer"], r["invoice"], what, r["amount_due"], r["pdf"] or r["detail"] or ""
+        )
+    out.print(table)
+
+
+@dunning_app.command("done")
+def dunning_done(
+    action_id: Annotated[int, typer.Argument(help="The task's action id (see `encaisse dunning todo`).")],
+    by: Annotated[str, typer.Option("--by", help="Who did it (journaled).")],
+    note: Annotated[str | None, typer.Option("--note", help="What came of it (a call's outcome...).")] = None,
+) -> None:
+    """Mark a collector's task done: the call made, the letter or formal notice posted."""
+    from archive.service import journal_event
+    from ledger.dunning_store import complete_action
+
+    rt = _pipeline()
+    try:
+        with rt.sessions() as session, session.begin():
+            action = complete_action(session, action_id=action_id, by=by, note=note)
+            journal_event(
+                session,
+                kind="dunning_done",
+                subject=f"invoice:{action.invoice_id}",
+                actor=f"staff:{by}",
+                data={
+                    "action": action.id,
+                    "channel": action.channel,
+                    "step": action.step,
+                    "note": note or "",
+                },
+            )
+            out.print(f"task {action.id} ({action.channel} {action.step}) done")
+    except EncaisseError as exc:
+        raise _fail(exc) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
