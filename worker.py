@@ -41,16 +41,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive.journal import EntryKind
 from archive.store import Store, store_from_settings
 from ledger import db, outbox, services
 from ledger.decision import Decision, decide_statuses
 from ledger.models import Document
 from notify.transport import TransientSendError, Transport, transport_from_settings
 from schemas.errors import EncaisseError, ErrorCode
+from schemas.findings import Severity
 from schemas.lifecycle import Actor, ActorKind, Status
 from schemas.settings import Settings, get_settings
 
@@ -222,6 +224,15 @@ def submit(
         )
         jobs: list[tuple[int, str, dict[str, Any]]] = []
         if created:
+            _journal(
+                session,
+                EntryKind.RECEIVED,
+                doc,
+                actor=f"{'supplier' if direction == 'incoming' else 'customer'}:"
+                f"{supplier_id or customer_id or 'unknown'}",
+                data={"filename": filename, "size": len(data), "direction": direction},
+                objects=[digest],
+            )
             row = outbox.add_job(session, job=JOB_PROCESS, document_id=doc.id, args={"document_id": doc.id})
             services.set_processing_state(session, document=doc, state="queued")
             jobs.append((row.id, JOB_PROCESS, dict(row.args)))
@@ -281,6 +292,7 @@ def _process(rt: Runtime, document_id: int, outbox_id: int | None) -> str:
         _record_report(session, doc, report)
         decision = _decide(session, doc, report, rules)
         _record_statuses(session, doc, decision)
+        _journal_processing(rt, session, doc, report, decision)
         services.set_processing_state(session, document=doc, state="done")
         notices.extend(_notice_jobs(session, doc, decision.final))
         _outbox_done(session, outbox_id)
@@ -349,6 +361,124 @@ def _record_statuses(session: Session, doc: Document, decision: Decision) -> Non
             actor=JOB_ACTOR,
             reasons=decision.reasons if last else (),
             text=decision.text if last else None,
+        )
+
+
+JOB_PROCESS_ACTOR = f"job:{JOB_PROCESS}"
+JOB_NOTIFY_ACTOR = f"job:{JOB_NOTIFY}"
+
+
+def _invoice_of(session: Session, doc: Document) -> tuple[int, str] | None:
+    """The ``invoices`` row of ``doc`` (id, number), read from the database, not a cached relationship."""
+    from ledger.models import Invoice
+
+    row = session.execute(select(Invoice.id, Invoice.number).where(Invoice.document_id == doc.id)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def _related(session: Session, doc: Document) -> list[str]:
+    invoice = _invoice_of(session, doc)
+    return [f"document:{doc.id}", *([f"invoice:{invoice[0]}"] if invoice is not None else [])]
+
+
+def _journal(
+    session: Session,
+    kind: EntryKind,
+    doc: Document,
+    *,
+    actor: str,
+    data: dict[str, Any] | None = None,
+    objects: list[str] | None = None,
+    related: list[str] | None = None,
+) -> None:
+    """Append one event about ``doc`` to the archive journal, in the caller's transaction."""
+    from archive.service import journal_event
+
+    journal_event(
+        session,
+        kind=kind.value,
+        subject=doc.digest,
+        actor=actor,
+        data=data,
+        related=related if related is not None else _related(session, doc),
+        objects=objects,
+    )
+
+
+def _journal_processing(
+    rt: Runtime, session: Session, doc: Document, report: ValidationReport, decision: Decision
+) -> None:
+    """Events "detected", "validated" (with the rule versions), "registered" and "status changed".
+
+    The XML read and the validation report are stored in the archive under the roles the
+    evidence bundle looks for (``extracted_xml``, ``validation_report``).
+    """
+    from archive.service import archive_object, report_bytes
+
+    session.flush()
+    invoice = _invoice_of(session, doc)
+    related = [f"document:{doc.id}", *([f"invoice:{invoice[0]}"] if invoice is not None else [])]
+    if report.xml is not None:
+        archive_object(
+            session,
+            store=rt.store,
+            data=report.xml,
+            kind=EntryKind.DETECTED.value,
+            subject=doc.digest,
+            actor=JOB_PROCESS_ACTOR,
+            role="extracted_xml",
+            related=related,
+            details={"format": report.format, "syntax": report.syntax, "profile": report.profile},
+        )
+    else:
+        _journal(
+            session,
+            EntryKind.DETECTED,
+            doc,
+            actor=JOB_PROCESS_ACTOR,
+            data={"format": report.format, "error": report.error},
+        )
+    versions = {
+        lr.layer.value: lr.version or lr.artefact for lr in report.layers if lr.version or lr.artefact
+    }
+    archive_object(
+        session,
+        store=rt.store,
+        data=report_bytes(report.as_json(doc.original_filename)),
+        kind=EntryKind.VALIDATED.value,
+        subject=doc.digest,
+        actor=JOB_PROCESS_ACTOR,
+        role="validation_report",
+        related=related,
+        details={
+            "valid": report.valid,
+            "ruleset": report.ruleset,
+            "rules": versions,
+            "fatal": report.rule_ids(Severity.FATAL),
+        },
+    )
+    if invoice is not None:
+        _journal(
+            session,
+            EntryKind.REGISTERED,
+            doc,
+            actor=JOB_PROCESS_ACTOR,
+            data={"invoice": invoice[0], "number": invoice[1]},
+            related=related,
+        )
+    for index, status in enumerate(decision.statuses):
+        last = index == len(decision.statuses) - 1
+        _journal(
+            session,
+            EntryKind.STATUS_CHANGED,
+            doc,
+            actor=JOB_PROCESS_ACTOR,
+            data={
+                "status": status.value,
+                "reasons": [r.value for r in decision.reasons] if last else [],
+                "text": decision.text if last else None,
+            },
+            related=related,
         )
 
 
@@ -480,6 +610,13 @@ def _notify(rt: Runtime, document_id: int, status_code: str, outbox_id: int | No
         sent_id = rt.transport.send(message)
         # event "notice sent"
         services.mark_notice_sent(session, notice=notice, message_id=sent_id)
+        _journal(
+            session,
+            EntryKind.NOTICE_SENT,
+            doc,
+            actor=JOB_NOTIFY_ACTOR,
+            data={"status": status.value, "message_id": sent_id, "to": data.recipient.email},
+        )
         _outbox_done(session, outbox_id)
     _crash_point("notify.committed")
     return sent_id

@@ -296,6 +296,7 @@ def _run(
     report.syntax = detection.syntax.value if detection.syntax else None
     report.profile = detection.profile.value if detection.profile else None
     report.findings.extend(detection.findings)
+    report.xml = detection.xml
     if not detection.is_structured or detection.xml is None or detection.syntax is None:
         code = detection.code or ErrorCode.NOT_AN_INVOICE
         reason = detection.reason or (

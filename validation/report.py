@@ -41,6 +41,8 @@ class ValidationReport(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     invoice: Invoice | None = None
     error: dict[str, Any] | None = Field(default=None, description="the rejection, when input was refused")
+    #: the invoice XML that was read (for a PDF, the one extracted from it); kept for the archive
+    xml: bytes | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def valid(self) -> bool:
