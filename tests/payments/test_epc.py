@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import segno.helpers
@@ -51,7 +52,7 @@ def test_the_payload_follows_the_field_rules_and_matches_segno():
     lines = check_epc_rules(payload)
     assert lines[4:] == ["AGRIFRPP", "Encaisse Démo SAS", IBAN, "EUR1234.50", "GDDS", "RF18539007547034"]
     theirs = (
-        segno.helpers._make_epc_qr_data(
+        segno.helpers._make_epc_qr_data(  # type: ignore[attr-defined]
             name="Encaisse Démo SAS",
             iban=IBAN,
             amount=Decimal("1234.50"),
@@ -87,8 +88,13 @@ def test_without_bic_or_amount():
         ({"purpose": "gdds"}, "purpose"),
     ],
 )
-def test_values_outside_the_rules_are_refused(kwargs, where):
-    values = {"name": "Encaisse", "iban": IBAN, "amount": Decimal("1.00"), "reference": "RF18539007547034"}
+def test_values_outside_the_rules_are_refused(kwargs: dict[str, object], where: str) -> None:
+    values: dict[str, Any] = {
+        "name": "Encaisse",
+        "iban": IBAN,
+        "amount": Decimal("1.00"),
+        "reference": "RF18539007547034",
+    }
     values.update(kwargs)
     with pytest.raises(EpcRejected) as caught:
         epc_payload(**values)

@@ -55,7 +55,7 @@ class Expected:
 
 
 def expected_outcome(entry: SampleEntry) -> Expected:
-    """Unreadable → 501 with its IRR_* reason; invalid → 213 with the reasons of its rules; valid → 202, 203."""
+    """Unreadable → 501 with its IRR_* reason; invalid → 213, reasons from its rules; valid → 202, 203."""
     if entry.error_code is not None:
         return Expected("501", (IRR_REASONS[entry.error_code],), ("501",))
     if not entry.expected_valid:

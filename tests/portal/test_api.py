@@ -13,6 +13,7 @@ import random
 import re
 import subprocess
 import zipfile
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -69,10 +70,10 @@ def _client(portal, token: str | None):
     return portal.client(headers=headers)
 
 
-def _problem(response, status: int, code: str | None = None) -> dict:
+def _problem(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, (response.status_code, response.text[:400])
     assert response.headers["content-type"].startswith("application/problem+json")
-    doc = response.json()
+    doc: dict[str, Any] = response.json()
     assert doc["status"] == status and doc["detail"]
     if code:
         assert doc.get("code") == code, doc

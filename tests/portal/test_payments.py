@@ -108,7 +108,10 @@ def start_payment(client: httpx.Client, invoice_id: int, amount: str | None = No
 
 def checkout_of(portal: Portal, token: str) -> OnlineCheckout:
     with portal.sessions() as session:
-        return session.scalars(select(OnlineCheckout).where(OnlineCheckout.token == token)).one()
+        checkout: OnlineCheckout = session.scalars(
+            select(OnlineCheckout).where(OnlineCheckout.token == token)
+        ).one()
+        return checkout
 
 
 def delivery(
