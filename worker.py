@@ -246,19 +246,38 @@ def submit(
 JOB_ACTOR = Actor(kind=ActorKind.JOB, id=JOB_PROCESS)
 
 
-def _supplier_rules(rt: Runtime, session: Session) -> Any:
-    """The rule set for incoming invoices: stored in the database, else ``ENCAISSE_SUPPLIER_RULES``."""
+def _loaded(rt: Runtime, text: str | None) -> Any:
+    """The rule set of a YAML text, parsed once per process (a few sets are kept)."""
     from validation.customer_rules import load_ruleset
 
-    text = services.get_ruleset_text(session, scope="suppliers")
-    if text is None and rt.settings.supplier_rules is not None:
-        text = rt.settings.supplier_rules.read_text(encoding="utf-8")
     if text is None:
         return None
     if text not in rt._rules:
-        rt._rules.clear()
+        if len(rt._rules) >= 32:
+            rt._rules.clear()
         rt._rules[text] = load_ruleset(text)
     return rt._rules[text]
+
+
+def _supplier_rules(rt: Runtime, session: Session) -> Any:
+    """The rule set for incoming invoices: stored in the database, else ``ENCAISSE_SUPPLIER_RULES``."""
+    text = services.get_ruleset_text(session, scope="suppliers")
+    if text is None and rt.settings.supplier_rules is not None:
+        text = rt.settings.supplier_rules.read_text(encoding="utf-8")
+    return _loaded(rt, text)
+
+
+def _rules_for(rt: Runtime, session: Session, doc: Document) -> Any:
+    """What the document must meet beyond the norms, as a rule set (or None).
+
+    Our suppliers' rules for an incoming invoice; for one we issue to a known customer,
+    the billing constraints that customer set (``encaisse rules import --customer``).
+    """
+    if doc.direction == "incoming":
+        return _supplier_rules(rt, session)
+    if doc.customer_party_id is None:
+        return None
+    return _loaded(rt, services.customer_ruleset_text(session, party_id=doc.customer_party_id))
 
 
 def process_document(document_id: int, outbox_id: int | None = None) -> str:
@@ -283,7 +302,7 @@ def _process(rt: Runtime, document_id: int, outbox_id: int | None) -> str:
             _outbox_done(session, outbox_id, attempt=False)
             return doc.status_code
         _crash_point("process.locked")
-        rules = _supplier_rules(rt, session) if doc.direction == "incoming" else None
+        rules = _rules_for(rt, session, doc)
         data = rt.store.get(doc.digest)
         report = validate(
             data, customer_rules=rules.as_customer_rules() if rules else (), path=doc.original_filename

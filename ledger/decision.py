@@ -23,7 +23,10 @@ The first status is the decision itself and not 200 Déposée at receipt, becaus
 state machine only lets 501 and 213 come first (XP Z12-012: an irrecevable or rejected
 deposit never was "déposée"); until the decision the document shows its
 ``processing_state`` instead. An outgoing invoice (we are the seller) that passes
-gets 200 Déposée; it gets 501 or 213 like an incoming one otherwise, and no notice.
+gets 200 Déposée; it gets 501 or 213 like an incoming one otherwise, and no notice. One
+that fails the billing constraints its customer set (the rule set stored for that customer)
+is not deposited: 213 with ``REJ_COH`` (a consistency check of the data against the
+recipient's requirements), the text naming the refusal the customer's rules would give.
 """
 
 from __future__ import annotations
@@ -167,6 +170,10 @@ def decide_statuses(
     >>> accepted = decide_statuses(direction="incoming", error_code=None, readable=True, findings=[])
     >>> [s.value for s in accepted.statuses]
     ['202', '203']
+    >>> held = decide_statuses(direction="outgoing", error_code=None, readable=True, findings=[],
+    ...                        billing=(Status.REFUSEE, [ReasonCode.CMD_ERR]))
+    >>> [s.value for s in held.statuses], [r.value for r in held.reasons], held.registers_invoice
+    (['213'], ['REJ_COH'], False)
     """
     if not readable:
         reason = irrecevable_reason(error_code)
@@ -180,6 +187,14 @@ def decide_statuses(
     if duplicate_of is not None:
         return Decision((Status.REJETEE,), (ReasonCode.DOUBLON,), text=f"duplicate of {duplicate_of}")
     if direction == "outgoing":
+        if billing is not None:  # the customer's own constraints fail: we do not send it
+            status, reasons = billing
+            named = ", ".join(f"{status.value} {r.value}" for r in reasons)
+            return Decision(
+                (Status.REJETEE,),
+                (ReasonCode.REJ_COH,),
+                text=f"the customer's billing constraints would refuse it ({named})",
+            )
         return Decision((Status.DEPOSEE,), registers_invoice=True)
     accepted = (Status.RECUE, Status.MISE_A_DISPOSITION)
     if billing is not None:

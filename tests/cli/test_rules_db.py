@@ -75,3 +75,26 @@ def test_customer_rules_missing_or_unknown_customer_is_a_usage_error(customer: i
     nobody = runner.invoke(app, ["validate", "--rules", "customer:999", str(invoice)])
     assert nobody.exit_code == 2 and "no customer match '999'" in nobody.output
     assert "Traceback" not in none_stored.output + nobody.output
+
+
+def test_outgoing_invoice_failing_its_customers_rules_is_not_deposited(customer: int, tmp_path: Path) -> None:
+    entries = generate_samples(tmp_path / "samples", count=6, seed=3)
+    valid = [tmp_path / "samples" / e.path for e in entries if e.expected_valid]
+    first, second = valid[0], valid[1]
+
+    def ingest(path: Path) -> dict[str, object]:
+        result = runner.invoke(
+            app, ["ingest", "--json", "--direction", "outgoing", "--customer", str(customer), str(path)]
+        )
+        assert result.exit_code == 0, result.output
+        answer: dict[str, object] = json.loads(result.stdout.splitlines()[0])
+        return answer
+
+    # no rule set stored for the customer: a valid invoice of ours is deposited
+    assert ingest(first)["status_code"] == "200"
+    stored = runner.invoke(app, ["rules", "import", str(CUSTOMER_RULES), "--customer", str(customer)])
+    assert stored.exit_code == 0, stored.output
+    held = ingest(second)
+    assert (held["status_code"], held["reasons"]) == ("213", ["REJ_COH"])
+    customer_findings = [f for f in held["findings"] if f["layer"] == "customer"]  # type: ignore[attr-defined]
+    assert any(f["rule_id"] == "acme-contract-required" for f in customer_findings)
