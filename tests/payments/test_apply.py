@@ -1,7 +1,7 @@
 """Matching applied to the ledger, on SQLite and PostgreSQL, with a generated scenario and its truth.
 
 Invoices come in through ``payments.receivables``, the camt.053 through
-``payments.imports``; the run is journaled as the CLI does it (``cli._journal_match``
+``payments.imports``; the run is journaled as the CLI does it (``cli.money._journal_match``
 over ``archive.service.journal_event``), in the same transaction.
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.tables import journal_entries
-from cli import _journal_match
+from cli.money import _journal_match
 from ledger.bank import MatchDecision, Payment, PaymentAllocation, StatementLine
 from ledger.models import Document, Invoice, LifecycleEvent, PartyIban
 from payments.apply import MatchRun, run_matching

@@ -30,6 +30,7 @@ import pytest
 from sqlalchemy import select, update
 
 import worker
+import worker.dunning
 from ledger import db
 from ledger.collections import Dispute, DunningAction, PaymentPromise
 from ledger.dunning_store import DEFAULT_SCENARIOS
@@ -255,7 +256,7 @@ def simulate(db_url: str, tmp_path: Path, smtp: SmtpSink, monkeypatch: pytest.Mo
                     def die(*args: Any) -> None:
                         raise Died
 
-                    m.setattr(worker, "_perform_dunning", die)
+                    m.setattr(worker.dunning, "_perform_dunning", die)
                     with pytest.raises(Died):
                         worker.run_dunning(day(n), rt=rt)
                 continue
