@@ -87,3 +87,13 @@ def test_a_rehashed_journal_edit_is_refused_by_the_chain_check(
     validate_bag(bag)
     with pytest.raises(BagError, match="journal entry 2: was rewritten"):
         import_bag(path=bag, store=DirectoryStore(tmp_path / "other"), journal=sql_journal)
+
+
+def test_the_library_of_congress_bagit_tool_accepts_the_bag(bag: Path) -> None:
+    """The reference implementation (bagit-python, a dev dependency) validates what we wrote."""
+    import bagit
+
+    bagit.Bag(str(bag)).validate()
+    next((bag / "data/objects").rglob("*/*")).write_bytes(b"altered")
+    with pytest.raises(bagit.BagValidationError):
+        bagit.Bag(str(bag)).validate()
