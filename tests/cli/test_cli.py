@@ -123,6 +123,7 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
+    assert "bad.xml" in proc.stdout + proc.stderr  # it ran and named the file, not a launch error
 
 
 def test_rules_check_and_validate_with_rules(tmp_path: Path) -> None:
