@@ -267,19 +267,17 @@ def invoices_cdar(
 def invoices_cdar_import(
     path: Annotated[Path, typer.Argument(help="A CDAR lifecycle message (XML).")],
 ) -> None:
-    """Read a CDAR message from a platform and record its events on the matching documents."""
+    """Read a CDAR message from a platform and record its events (an invoice of ours at 203 is published)."""
+    import worker
     from ingest.safexml import parse_xml
-    from ledger import services
     from schemas.cdar import read_cdar
 
     rt = _pipeline()
     try:
         events = read_cdar(parse_xml(path.read_bytes()))
-        with rt.sessions() as session, session.begin():
-            for event in events:
-                row, doc = services.record_imported_event(session, event=event)
-                what = "already recorded" if row is None else "recorded"
-                out.print(f"document {doc.id}: {event.status.value} {event.status.label_fr} {what}")
+        for answer in worker.import_platform_events(events, rt=rt):
+            what = "recorded" if answer.recorded else "already recorded"
+            out.print(f"document {answer.document_id}: {answer.status.value} {answer.status.label_fr} {what}")
     except EncaisseError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None

@@ -46,6 +46,7 @@ from worker.core import (
     CRASH_POINTS,
     JOB_NOTIFY,
     JOB_PROCESS,
+    JOB_PUBLISH,
     DatabaseNotMigrated,
     Runtime,
     configure,
@@ -68,13 +69,22 @@ from worker.dispatch import (
     run_worker,
 )
 from worker.dunning import JOB_DUNNING, DunningSummary, dunning_job, run_dunning
-from worker.pipeline import Submission, notify_document, process_document, submit
+from worker.pipeline import (
+    ImportedEvent,
+    Submission,
+    import_platform_events,
+    notify_document,
+    process_document,
+    publish_document,
+    submit,
+)
 
 #: The registry: job name → function (RQ imports them as ``worker.<name>``).
 JOBS: dict[str, Callable[..., str]] = {
     JOB_PROCESS: process_document,
     JOB_NOTIFY: notify_document,
     JOB_DUNNING: dunning_job,
+    JOB_PUBLISH: publish_document,
 }
 
 __all__ = [
@@ -84,10 +94,12 @@ __all__ = [
     "JOB_DUNNING",
     "JOB_NOTIFY",
     "JOB_PROCESS",
+    "JOB_PUBLISH",
     "DatabaseNotMigrated",
     "Dispatcher",
     "DunningSummary",
     "FailedJob",
+    "ImportedEvent",
     "InlineDispatcher",
     "RQDispatcher",
     "Runtime",
@@ -96,11 +108,13 @@ __all__ = [
     "dunning_job",
     "ensure_database",
     "failed_jobs",
+    "import_platform_events",
     "lease_is_free",
     "log",
     "notice_queue_name",
     "notify_document",
     "process_document",
+    "publish_document",
     "queue_names",
     "reconcile",
     "retry_failed",

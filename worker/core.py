@@ -28,6 +28,7 @@ log = logging.getLogger("encaisse.worker")
 
 JOB_PROCESS = "process_document"
 JOB_NOTIFY = "notify_document"
+JOB_PUBLISH = "publish_document"
 #: seconds between the attempts of a job that failed on a transient error (RQ ``Retry``)
 RETRY_INTERVALS: tuple[int, ...] = (2, 10, 30)
 #: the same policy inline, shorter: the caller is waiting

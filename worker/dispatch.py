@@ -16,6 +16,7 @@ from schemas.settings import Settings
 from worker.core import (
     INLINE_RETRY_INTERVALS,
     JOB_NOTIFY,
+    JOB_PUBLISH,
     RETRY_INTERVALS,
     TRANSIENT_ERRORS,
     Runtime,
@@ -149,7 +150,7 @@ class RQDispatcher:
 
     def queue_for(self, job: str) -> Any:
         """The queue a job of this name goes to."""
-        return self.notice_queue if job == JOB_NOTIFY else self.queue
+        return self.notice_queue if job in (JOB_NOTIFY, JOB_PUBLISH) else self.queue
 
     def dispatch(self, jobs: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
         """Enqueue each job (replacing a lost or dead copy); mark the rows enqueued now."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from schemas.lifecycle import Actor, ActorKind, Status
 from worker.core import (
     JOB_NOTIFY,
     JOB_PROCESS,
+    JOB_PUBLISH,
     Runtime,
     _crash_point,
     _guarded,
@@ -488,3 +490,64 @@ def _notify(rt: Runtime, document_id: int, status_code: str, outbox_id: int | No
         _outbox_done(session, outbox_id)
     _crash_point("notify.committed")
     return sent_id
+
+
+# --------------------------------------------------------------------------- platform events, publishing
+
+
+@dataclass(frozen=True)
+class ImportedEvent:
+    """One lifecycle event read from a platform's CDAR message, and what became of it."""
+
+    document_id: int
+    status: Status
+    recorded: bool
+
+
+def import_platform_events(events: Sequence[Any], *, rt: Runtime | None = None) -> list[ImportedEvent]:
+    """Record lifecycle events a platform sent (CDAR) and journal them; publish what reaches 203.
+
+    An invoice we issued that the platform made available to its customer (203 Mise à
+    disposition) gets a publishing job: the customer's billing contacts are told, once.
+    Events already recorded change nothing (the import is idempotent).
+    """
+    rt = rt or runtime()
+    answers: list[ImportedEvent] = []
+    jobs: list[tuple[int, str, dict[str, Any]]] = []
+    with rt.sessions() as session, session.begin():
+        for event in events:
+            row, doc = services.record_imported_event(session, event=event)
+            answers.append(ImportedEvent(doc.id, event.status, row is not None))
+            if row is None:
+                continue
+            _journal(
+                session,
+                EntryKind.STATUS_CHANGED,
+                doc,
+                actor="platform",
+                data={"status": event.status.value, "reasons": list(row.reason_codes), "source": "cdar"},
+            )
+            if doc.direction == "outgoing" and event.status is Status.MISE_A_DISPOSITION:
+                args = {"document_id": doc.id}
+                job = outbox.add_job(session, job=JOB_PUBLISH, document_id=doc.id, args=args)
+                jobs.append((job.id, JOB_PUBLISH, args))
+    rt.get_dispatcher().dispatch(jobs)
+    return answers
+
+
+def publish_document(document_id: int, outbox_id: int | None = None) -> str:
+    """Job: tell the customer an invoice of ours is available (203), once; its Message-ID or why not."""
+    return _guarded(JOB_PUBLISH, document_id, outbox_id, lambda rt: _publish(rt, document_id, outbox_id))
+
+
+def _publish(rt: Runtime, document_id: int, outbox_id: int | None) -> str:
+    from portal.publishing import publish_invoice
+
+    with rt.sessions() as session, session.begin():
+        _hold_lease(session, outbox_id)
+        _reuse_tls_context(rt.transport)
+        result = publish_invoice(
+            session, document_id=document_id, settings=rt.settings, store=rt.store, transport=rt.transport
+        )
+        _outbox_done(session, outbox_id)
+    return result.message_id or result.reason or ""

@@ -174,3 +174,48 @@ def test_cdar_import_records_an_official_example_once(env: Path, corpus: Path) -
     other.write_bytes(example.read_bytes().replace(b"F202500006", b"F209999999"))
     assert "no document for invoice" in run("invoices", "cdar-import", str(other), code=1)
     rt.engine.dispose()
+
+
+def test_a_platforms_203_publishes_our_invoice_to_the_customer_once(env: Path) -> None:
+    """An invoice we issued, made available by the platform (CDAR 203): its customer is told, once."""
+    from datetime import UTC, datetime
+
+    from schemas.cdar import write_cdar
+
+    entries = generate_samples(env / "out", 6, seed=8, invalid_share=0.0)
+    path = next(env / "out" / e.path for e in entries if e.path.endswith(".pdf"))
+    run("invoices", "list")  # migrates the embedded database
+    rt = worker.Runtime.from_settings(get_settings())
+    with rt.sessions() as session, session.begin():
+        party = Party(kind="customer", name="Client Publié SA", language="fr")
+        party.contacts.append(PartyContact(email="compta@client.test", role="billing"))
+        session.add(party)
+        session.flush()
+        customer = party.id
+    (answer,) = _lines(
+        run("ingest", "--json", "--direction", "outgoing", "--customer", str(customer), str(path))
+    )
+    assert answer["status_code"] == "200"
+    with rt.sessions() as session:
+        doc = services.get_document(session, document_id=answer["document_id"])
+        deposited = services.event_model(doc, services.history(session, document_id=doc.id)[-1])
+    received, available = (
+        deposited.model_copy(
+            update={"status": status, "event_id": f"pa-{status.value}", "timestamp": datetime.now(UTC)}
+        )
+        for status in (Status.RECUE, Status.MISE_A_DISPOSITION)
+    )
+    first, message = env / "cdar-202.xml", env / "cdar-203.xml"
+    first.write_bytes(write_cdar(received))
+    message.write_bytes(write_cdar(available))
+    assert "202 Reçue recorded" in run("invoices", "cdar-import", str(first))
+    outbox = env / "var" / "outbox"
+    before = set(outbox.glob("*.eml")) if outbox.exists() else set()
+    assert "203 Mise à disposition recorded" in run("invoices", "cdar-import", str(message))
+    sent = set(outbox.glob("*.eml")) - before
+    assert len(sent) == 1
+    mail = next(iter(sent)).read_text(encoding="utf-8", errors="replace")
+    assert "compta@client.test" in mail and str(answer["invoice_number"]) in mail
+    assert "already recorded" in run("invoices", "cdar-import", str(message))
+    assert set(outbox.glob("*.eml")) - before == sent  # not twice
+    rt.engine.dispose()
