@@ -18,9 +18,12 @@ ENV = "ENCAISSE_ARCHIVE_CRASH_AT"
 _passes: dict[str, int] = {}
 
 
-def failpoint(name: str) -> None:
-    """Die here (SIGKILL, no clean-up) when the crash test asked for this pass of ``name``."""
-    wanted = os.environ.get(ENV)
+def failpoint(name: str, *, env: str = ENV) -> None:
+    """Die here (SIGKILL, no clean-up) when the crash test asked for this pass of ``name``.
+
+    ``env`` names the variable that asks (the worker's crash points use their own).
+    """
+    wanted = os.environ.get(env)
     if not wanted:
         return
     point, _, nth = wanted.partition(":")

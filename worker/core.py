@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -14,6 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive.failpoints import failpoint
 from archive.store import Store, store_from_settings
 from ledger import db, outbox, services
 from ledger.models import Document
@@ -50,7 +49,6 @@ CRASH_POINTS = (
     "notify.claimed",  # the notice row claimed (not committed), nothing sent
     "notify.committed",  # sent and committed
 )
-_crash_passes: dict[str, int] = {}
 
 
 def _crash_point(name: str) -> None:
@@ -58,15 +56,7 @@ def _crash_point(name: str) -> None:
 
     Unset (always, outside those tests) it costs one environment lookup.
     """
-    wanted = os.environ.get(CRASH_ENV)
-    if not wanted:
-        return
-    point, _, nth = wanted.partition(":")
-    if point != name:
-        return
-    _crash_passes[name] = _crash_passes.get(name, 0) + 1
-    if _crash_passes[name] >= int(nth or "1"):
-        os.kill(os.getpid(), signal.SIGKILL)
+    failpoint(name, env=CRASH_ENV)
 
 
 class DatabaseNotMigrated(EncaisseError):
