@@ -33,7 +33,7 @@ from notify.transport import Transport, transport_from_settings
 from portal import errors
 from portal.deps import optional_user, portal_state
 from portal.middleware import BodyLimit, CatchAll, Metrics, SecurityHeaders
-from portal.routes import api, auth, customer, ops, pay, staff, supplier
+from portal.routes import api, auth, customer, ops, pay, review, staff, supplier
 from portal.state import STATIC, PortalState
 from schemas.settings import Settings, get_settings
 
@@ -69,7 +69,7 @@ def create_app(
     app.state.portal = state
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    areas = (ops, auth, customer, pay, staff, supplier, api)
+    areas = (ops, auth, customer, pay, staff, review, supplier, api)
     for area in areas:
         app.include_router(area.router)
 
