@@ -23,7 +23,8 @@ from tests.portal.world import USERS, entitled, entitled_party
 
 NONEXISTENT = 987654
 #: path parameter → what it names
-KNOWN_PARAMS = {"invoice_id", "party_id", "kind", "token", "document_id"}
+#: (``decision_id``: the review queue's actions, POST only; their scoping is in test_review.py)
+KNOWN_PARAMS = {"invoice_id", "party_id", "kind", "token", "document_id", "decision_id"}
 #: paths that name no data of anyone (and the OpenAPI description)
 NO_DATA = {"/livez", "/readyz", "/metrics", "/login", "/login/link", "/", "/openapi.json", "/api/v1/me"}
 
