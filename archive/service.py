@@ -10,8 +10,8 @@ is the daily seal job's body (the worker registers it; it knows no queue).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
@@ -59,6 +59,33 @@ def journal_event(
     return SqlJournal(_engine_of(session)).append(
         Event(kind, subject, actor, details, at=at), connection=session
     )
+
+
+class JournalItem(Protocol):
+    """What a stage hands in to be journaled: an event's kind, subject, details and other subjects."""
+
+    @property
+    def kind(self) -> str: ...  # noqa: D102
+    @property
+    def subject(self) -> str: ...  # noqa: D102
+    @property
+    def data(self) -> Mapping[str, Any]: ...  # noqa: D102
+    @property
+    def related(self) -> Sequence[str]: ...  # noqa: D102
+
+
+def journal_many(session: Session | Connection, *, items: Sequence[JournalItem], actor: str) -> list[Entry]:
+    """Append several events in one go (one lock) inside ``session``'s transaction, in order.
+
+    The entries are those :func:`journal_event` would write one by one.
+    """
+    events = [
+        Event(item.kind, item.subject, actor, {**item.data, "related": sorted(set(item.related))})
+        if item.related
+        else Event(item.kind, item.subject, actor, dict(item.data))
+        for item in items
+    ]
+    return SqlJournal(_engine_of(session)).append_many(events, connection=session)
 
 
 def archive_object(

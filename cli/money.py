@@ -51,32 +51,15 @@ def bank_import(
 
 
 def _journal_match(session: Any, items: Sequence[Any], actor: str) -> None:
-    """Journal a matching run's or a review action's events in the caller's transaction.
-
-    One append for the lot (``SqlJournal.append_many``, one lock): the events are
-    those ``archive.service.journal_event`` would write one by one.
-    """
-    from sqlalchemy import Engine
-
-    from archive.journal import Event
-    from archive.journal_sql import SqlJournal
+    """Journal a matching run's or a review action's events in the caller's transaction."""
+    from archive.service import journal_many
     from payments.posting import note_journaled
 
-    events = [
-        Event(item.kind, item.subject, actor, {**item.data, "related": sorted(set(item.related))})
-        if item.related
-        else Event(item.kind, item.subject, actor, dict(item.data))
-        for item in items
-    ]
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    entries = SqlJournal(engine).append_many(events, connection=session)
-    seqs = {
-        item.decision_id: entry.seq
-        for item, entry in zip(items, entries, strict=True)
-        if item.decision_id is not None
-    }
-    note_journaled(session, seqs=seqs)
+    entries = journal_many(session, items=items, actor=actor)
+    note_journaled(
+        session,
+        seqs={i.decision_id: e.seq for i, e in zip(items, entries, strict=True) if i.decision_id is not None},
+    )
 
 
 @bank_app.command("match")
