@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     # secret its webhooks are signed with (unset: a random one per process, fine for the sandbox only)
     payment_provider: Literal["sandbox"] = "sandbox"
     payment_webhook_secret: SecretStr | None = None
+    # receivables alerts (encaisse receivables): expected cash-in over the next N days (whole weeks of
+    # the forecast) below the threshold (unset: no such alert); unpaid invoices whose limitation period
+    # ends within N months
+    alert_cash_in_days: int = Field(default=30, ge=1, le=84)
+    alert_cash_in_threshold: Decimal | None = Field(default=None, ge=0)
+    alert_limitation_months: int = Field(default=6, ge=0, le=120)
 
 
 @lru_cache(maxsize=1)
