@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli import _fail, _operator, _pipeline, _usage_error, app, err, out
@@ -179,15 +180,27 @@ def receivables_cmd(
     """What customers owe: totals, aging, DSO and its trend, expected cash-in, top late payers."""
     import datetime as dt
 
-    from ledger import receivables
+    from ledger import alerts, receivables
+    from schemas.settings import get_settings
 
     try:
         day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError:
         raise _usage_error(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
     rt = _pipeline()
+    settings = get_settings()
     with rt.sessions() as session:
-        figures = receivables.figures(session, as_of=day).as_json()
+        computed = receivables.figures(session, as_of=day)
+        found = alerts.alerts(
+            session,
+            as_of=day,
+            cash_in_days=settings.alert_cash_in_days,
+            cash_in_threshold=settings.alert_cash_in_threshold,
+            limitation_months=settings.alert_limitation_months,
+            figures=computed,
+        )
+    figures = computed.as_json()
+    figures["alerts"] = [a.as_json() for a in found]
     if as_json:
         sys.stdout.write(json.dumps(figures, ensure_ascii=False) + "\n")
         return
@@ -208,8 +221,16 @@ def receivables_cmd(
     late = Table("customer", "overdue", "outstanding", "credit limit", title="Top late payers")
     for c in figures["top_late_payers"]:
         flag = " [red](over)[/]" if c["over_limit"] else ""
-        late.add_row(c["name"], c["overdue"], c["outstanding"], (c["credit_limit"] or "—") + flag)
+        late.add_row(escape(c["name"]), c["overdue"], c["outstanding"], (c["credit_limit"] or "—") + flag)
     out.print(late)
+    shown = 50
+    table = Table("severity", "kind", "alert", title=f"Alerts ({len(found)})")
+    for a in sorted(found, key=lambda a: a.severity != "critical")[:shown]:
+        colour = "red" if a.severity == "critical" else "yellow"
+        table.add_row(f"[{colour}]{a.severity}[/]", a.kind, escape(a.message_en))
+    if len(found) > shown:
+        table.add_row("", "", f"... and {len(found) - shown} more (--json lists them all)")
+    out.print(table)
 
 
 # --------------------------------------------------------------------------- dunning (issue 7)
