@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ledger.bank import Payment, PaymentAllocation
 from ledger.models import Invoice
-from payments.posting import MatchConflict, sync_status
+from payments.posting import lower_due, sync_status
 from schemas.lifecycle import Actor
 
 ZERO = Decimal("0.00")
@@ -61,23 +60,6 @@ def oldest_first(amount: Decimal, dues: Sequence[Due]) -> tuple[list[tuple[int, 
             out.append((due.invoice_id, take))
             left -= take
     return out, left.quantize(Decimal("0.01"))
-
-
-def lower_due(session: Session, *, invoice: Invoice, amount: Decimal) -> None:
-    """Lower what is due on ``invoice`` by ``amount``, only while it still covers it.
-
-    Raises :class:`~payments.posting.MatchConflict` when it does not any more.
-    """
-    result = session.execute(
-        update(Invoice)
-        .where(Invoice.id == invoice.id, Invoice.amount_still_due >= amount)
-        .values(amount_still_due=Invoice.amount_still_due - amount)
-        .returning(Invoice.amount_still_due)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if result is None:
-        raise MatchConflict(f"invoice {invoice.number} has less than {amount} due now")
-    session.refresh(invoice, ["amount_still_due"])
 
 
 def apply_to_invoice(

@@ -208,7 +208,7 @@ def apply_plan(
             raise MatchConflict(f"invoice {number} (id {inv_id}) is not in the ledger any more")
         write_off = plan.write_off if k == last else ZERO
         signed = -amount if plan.reopen else amount
-        _lower_due(session, inv, signed + write_off)
+        lower_due(session, invoice=inv, amount=signed + write_off)
         session.add(
             PaymentAllocation(
                 payment_id=payment.id,
@@ -279,9 +279,12 @@ def apply_plan(
     return decision
 
 
-def _lower_due(session: Session, inv: Invoice, amount: Decimal) -> None:
-    """Lower what is due on ``inv`` by ``amount`` (raise it when negative), only if it still covers it."""
-    stmt = update(Invoice).where(Invoice.id == inv.id)
+def lower_due(session: Session, *, invoice: Invoice, amount: Decimal) -> None:
+    """Lower what is due on ``invoice`` by ``amount`` (raise it when negative), only if it still covers it.
+
+    Raises :class:`MatchConflict` when it does not any more (the ledger changed meanwhile).
+    """
+    stmt = update(Invoice).where(Invoice.id == invoice.id)
     if amount > 0:
         stmt = stmt.where(Invoice.amount_still_due >= amount)
     result = session.execute(
@@ -291,9 +294,9 @@ def _lower_due(session: Session, inv: Invoice, amount: Decimal) -> None:
     ).first()
     if result is None:
         raise MatchConflict(
-            f"invoice {inv.number} has less than {amount} due now; the ledger changed: run the match again"
+            f"invoice {invoice.number} has less than {amount} due now; the ledger changed: try again"
         )
-    session.refresh(inv, ["amount_still_due"])
+    session.refresh(invoice, ["amount_still_due"])
 
 
 def amount_cashed(session: Session, *, invoice_id: int) -> Decimal:
